@@ -1,0 +1,5 @@
+"""Allow ``python -m ftpolicy``."""
+
+from ftpolicy.cli.main import main
+
+main()

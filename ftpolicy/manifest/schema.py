@@ -1,0 +1,218 @@
+"""JSON Schema (Draft 2020-12) validation with messages a person can act on."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from ftpolicy.manifest.yamlsafe import escape_pointer_token
+from ftpolicy.resources import schemas_dir
+
+SUPPORTED_SCHEMA_VERSIONS = (1,)
+
+# kind -> schema file stem
+KIND_SCHEMAS: dict[str, str] = {
+    "config": "config",
+    "identity": "identity",
+    "teams": "teams",
+    "dataset": "dataset",
+    "eval-suite": "eval-suite",
+    "adapter": "adapter",
+    "registry": "registry",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One schema violation: where (JSON pointer) and what, in words."""
+
+    pointer: str
+    message: str
+    hint: str | None = None
+
+
+@cache
+def _load_all() -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(schemas_dir().glob("*.schema.json")):
+        out[path.name] = json.loads(path.read_text(encoding="utf-8"))
+    return out
+
+
+def schema_for(name: str) -> dict[str, Any]:
+    """The bundled schema document ``<name>.v1.schema.json``."""
+    return _load_all()[f"{name}.v1.schema.json"]
+
+
+@cache
+def _validator(kind: str) -> Any:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    resources = [(doc["$id"], Resource.from_contents(doc)) for doc in _load_all().values() if "$id" in doc]
+    registry: Registry[Any] = Registry().with_resources(resources)
+    return Draft202012Validator(
+        schema_for(KIND_SCHEMAS[kind]),
+        registry=registry,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def _pointer(path: Any) -> str:
+    return "".join(f"/{escape_pointer_token(p)}" for p in path)
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_JSON_TYPES = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "object": "a mapping",
+    "array": "a list",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "null" if value is None else type(value).__name__
+
+
+def _problems_for(error: Any) -> list[Problem]:
+    """Turn one jsonschema error into one or more readable problems."""
+    validator = error.validator
+    pointer = _pointer(error.absolute_path)
+    instance = error.instance
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        extras = [k for k in instance if k not in error.schema.get("properties", {})]
+        return [
+            Problem(
+                f"{pointer}/{escape_pointer_token(k)}",
+                f"unknown field '{k}'",
+                f"allowed fields here: {', '.join(allowed)}" if allowed else None,
+            )
+            for k in extras
+        ]
+    if validator == "required":
+        missing = [k for k in error.validator_value if isinstance(instance, dict) and k not in instance]
+        where = f" in {pointer}" if pointer else ""
+        return [
+            Problem(
+                pointer, f"missing required field '{k}'{where}", f"add '{k}:' (see schemas/ for its format)"
+            )
+            for k in missing
+        ]
+    if validator == "type":
+        expected = error.validator_value
+        names = [str(_JSON_TYPES.get(t, t)) for t in (expected if isinstance(expected, list) else [expected])]
+        hint = None
+        if "text" in names and isinstance(instance, int | float) and not isinstance(instance, bool):
+            hint = f'quote the value so YAML keeps it as text: "{instance}"'
+        return [
+            Problem(
+                pointer,
+                f"expected {' or '.join(names)}, got {_type_name(instance)} {_describe(instance)}",
+                hint,
+            )
+        ]
+    if validator == "pattern":
+        desc = schema.get("description")
+        return [
+            Problem(
+                pointer,
+                f"{_describe(instance)} has the wrong format"
+                + (f": {desc}" if desc else f" (must match {error.validator_value})"),
+            )
+        ]
+    if validator in ("minimum", "exclusiveMinimum"):
+        return [
+            Problem(
+                pointer,
+                f"{_describe(instance)} is too small (must be "
+                f"{'>=' if validator == 'minimum' else '>'} {error.validator_value})",
+            )
+        ]
+    if validator in ("maximum", "exclusiveMaximum"):
+        return [
+            Problem(
+                pointer,
+                f"{_describe(instance)} is too large (must be "
+                f"{'<=' if validator == 'maximum' else '<'} {error.validator_value})",
+            )
+        ]
+    if validator in ("enum", "const"):
+        allowed_values = error.validator_value if validator == "enum" else [error.validator_value]
+        return [
+            Problem(
+                pointer,
+                f"{_describe(instance)} is not allowed here; use one of: "
+                + ", ".join(_describe(v) for v in allowed_values),
+            )
+        ]
+    if validator == "format":
+        return [
+            Problem(
+                pointer,
+                f"{_describe(instance)} is not a valid {error.validator_value}"
+                + (f" ({schema.get('description')})" if schema.get("description") else ""),
+            )
+        ]
+    if validator in ("oneOf", "anyOf") and error.context:
+        # Report the branch that got furthest, which is usually the intended one.
+        best = max(error.context, key=lambda e: len(list(e.absolute_path)))
+        deeper = _problems_for(best)
+        if len(list(best.absolute_path)) > len(list(error.absolute_path)):
+            return deeper
+        if isinstance(instance, dict) and "path" in instance and "uri" in instance:
+            return [Problem(pointer, "give either 'path' or 'uri', not both")]
+        if isinstance(instance, dict) and "id" in instance:
+            return [
+                Problem(
+                    pointer,
+                    "the base model must be pinned with 'revision' (40-hex commit) or 'digest' (sha256:...)",
+                    "a branch or tag name is not immutable; pin the exact commit",
+                )
+            ]
+        return [
+            Problem(pointer, f"{_describe(instance)} matches none of the allowed forms: {deeper[0].message}")
+        ]
+    if validator == "uniqueItems":
+        return [Problem(pointer, "list contains duplicates")]
+    if validator in ("minItems", "minProperties"):
+        return [Problem(pointer, "must not be empty")]
+    return [Problem(pointer, error.message)]
+
+
+def validate_instance(kind: str, instance: Any) -> list[Problem]:
+    """All schema problems of ``instance`` as a ``kind`` manifest, in document order."""
+    validator = _validator(kind)
+    problems: list[Problem] = []
+    for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):
+        problems.extend(_problems_for(error))
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for p in problems:
+        if (p.pointer, p.message) not in seen:
+            seen.add((p.pointer, p.message))
+            unique.append(p)
+    return unique

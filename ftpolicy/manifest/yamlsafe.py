@@ -1,0 +1,183 @@
+"""Safe YAML loading that remembers where every value came from.
+
+Only the YAML subset manifests need is accepted: mappings with string keys, sequences
+and plain scalars. Rejected with a located error: syntax errors (tabs included),
+duplicate keys, aliases/anchors (no billion-laughs), merge keys, non-UTF-8 bytes, empty
+files. Timestamps stay strings so JSON Schema can check them as ``date-time``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from ftpolicy.errors import Location, ManifestError
+
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+MAX_BYTES = 16 * 1024 * 1024
+
+
+@dataclass
+class Positions:
+    """JSON pointer -> (line, column), both 1-based."""
+
+    by_pointer: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def line(self, pointer: str) -> int | None:
+        """Line of the value at ``pointer``, else of its nearest located parent."""
+        p = pointer
+        while True:
+            if p in self.by_pointer:
+                return self.by_pointer[p][0]
+            if not p:
+                return None
+            p = p.rsplit("/", 1)[0]
+
+    def column(self, pointer: str) -> int | None:
+        hit = self.by_pointer.get(pointer)
+        return hit[1] if hit else None
+
+
+def escape_pointer_token(token: str | int) -> str:
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases (the only way to build a YAML bomb)."""
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _Refused(
+                "YAML aliases (*name) are not allowed in manifests",
+                event.start_mark.line + 1,
+                event.start_mark.column + 1,
+                "write the value out in full instead of referring to an &anchor",
+            )
+        return super().compose_node(parent, index)
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, line: int, column: int, hint: str) -> None:
+        super().__init__(message)
+        self.message, self.line, self.column, self.hint = message, line, column, hint
+
+
+def decode_utf8(display: str, data: bytes) -> str:
+    """Decode strictly, naming the line of the first bad byte."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ManifestError(
+            f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            hint="save the file as UTF-8",
+            location=Location(display, line, column),
+            code="manifest.encoding",
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def load_yaml(display: str, data: bytes) -> tuple[Any, Positions]:
+    """Parse ``data`` (the bytes of the file shown to users as ``display``)."""
+    if len(data) > MAX_BYTES:
+        raise ManifestError(
+            f"file is {len(data)} bytes; manifests are limited to {MAX_BYTES} bytes",
+            hint="manifests pin data by digest; keep the data itself out of the manifest",
+            location=Location(display),
+            code="manifest.too-large",
+        )
+    text = decode_utf8(display, data)
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+        raise ManifestError(
+            "file is empty",
+            hint="a manifest needs at least schema_version and kind; see `ftpolicy init` for examples",
+            location=Location(display, 1),
+            code="manifest.empty",
+        )
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:  # pragma: no cover - handled by the emptiness check
+            raise ManifestError("file is empty", location=Location(display, 1), code="manifest.empty")
+        positions = Positions()
+        value = _convert(loader, node, "", positions, display)
+        return value, positions
+    except _Refused as exc:
+        raise ManifestError(
+            exc.message,
+            hint=exc.hint,
+            location=Location(display, exc.line, exc.column),
+            code="manifest.yaml",
+        ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        hint = "fix the YAML syntax at this place"
+        if "\t" in problem or "'\\t'" in str(exc):
+            hint = "YAML does not allow tab characters for indentation; indent with spaces"
+        raise ManifestError(
+            f"YAML syntax error: {problem}",
+            hint=hint,
+            location=Location(display, mark.line + 1 if mark else None, mark.column + 1 if mark else None),
+            code="manifest.yaml",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"YAML error: {exc}", location=Location(display), code="manifest.yaml") from None
+    finally:
+        loader.dispose()
+
+
+def _convert(loader: _Loader, node: Node, pointer: str, positions: Positions, display: str) -> Any:
+    positions.by_pointer[pointer] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, MappingNode):
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                raise _Refused(
+                    "YAML merge keys (<<) are not allowed in manifests",
+                    key_node.start_mark.line + 1,
+                    key_node.start_mark.column + 1,
+                    "write the merged fields out in full",
+                )
+            if not isinstance(key_node, ScalarNode):
+                raise _Refused(
+                    "mapping keys must be plain strings",
+                    key_node.start_mark.line + 1,
+                    key_node.start_mark.column + 1,
+                    "use a plain text key",
+                )
+            key = key_node.value
+            if key in out:
+                first = positions.by_pointer.get(f"{pointer}/{escape_pointer_token(key)}")
+                where = f" (first defined on line {first[0]})" if first else ""
+                raise _Refused(
+                    f"duplicate key '{key}'{where}",
+                    key_node.start_mark.line + 1,
+                    key_node.start_mark.column + 1,
+                    "remove one of the two entries; YAML would silently keep only the last",
+                )
+            child = f"{pointer}/{escape_pointer_token(key)}"
+            out[key] = _convert(loader, value_node, child, positions, display)
+        return out
+    if isinstance(node, SequenceNode):
+        return [
+            _convert(loader, item, f"{pointer}/{i}", positions, display) for i, item in enumerate(node.value)
+        ]
+    assert isinstance(node, ScalarNode)
+    if node.tag == _TIMESTAMP_TAG:
+        return node.value
+    value = loader.construct_object(node, deep=True)
+    if isinstance(value, bytes | set):
+        raise _Refused(
+            f"unsupported YAML value type {node.tag}",
+            node.start_mark.line + 1,
+            node.start_mark.column + 1,
+            "use plain strings, numbers, booleans, lists and mappings",
+        )
+    return value
