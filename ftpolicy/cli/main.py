@@ -80,8 +80,13 @@ def _verbose_requested(args: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = list(sys.argv[1:] if argv is None else argv)
+    code = 0
     try:
-        cli.main(args=args, prog_name="ftpolicy", standalone_mode=False)
+        # Without standalone mode click *returns* the code of `raise click.exceptions.Exit(n)`
+        # (and of --help/--version) instead of raising it.
+        rv = cli.main(args=args, prog_name="ftpolicy", standalone_mode=False)
+        if isinstance(rv, int) and not isinstance(rv, bool):
+            code = rv
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -92,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:  # the single error boundary
         _render_and_exit(exc, _verbose_requested(args))
-    sys.exit(0)
+    sys.exit(code)
 
 
 def _render_and_exit(exc: BaseException, verbose: bool) -> None:
