@@ -1,0 +1,1 @@
+"""Shared helpers for tests (importable as ``helpers`` because ``tests/`` is on sys.path)."""
