@@ -79,6 +79,7 @@ def _path_name_checks(kind: str, rel: str, data: dict[str, Any]) -> list[Problem
                     "/name",
                     f"name '{data['name']}' does not match the folder '{p.parts[1]}'",
                     f"move the file to {p.parts[0]}/{data['name']}/ or fix 'name'",
+                    "manifest.location",
                 )
             )
         if isinstance(data.get("version"), str) and data["version"] != p.stem:
@@ -87,14 +88,27 @@ def _path_name_checks(kind: str, rel: str, data: dict[str, Any]) -> list[Problem
                     "/version",
                     f"version '{data['version']}' does not match the file name '{p.name}'",
                     f"rename the file to {data['version']}.yaml or fix 'version'",
+                    "manifest.location",
                 )
             )
     if kind == "registry" and isinstance(data.get("adapter"), str) and data["adapter"] != p.stem:
         out.append(
-            Problem("/adapter", f"adapter '{data['adapter']}' does not match the file name '{p.name}'")
+            Problem(
+                "/adapter",
+                f"adapter '{data['adapter']}' does not match the file name '{p.name}'",
+                f"rename the file to registry/{data['adapter']}.yaml or fix 'adapter'",
+                "manifest.location",
+            )
         )
     if kind == "identity" and isinstance(data.get("name"), str) and data["name"] != p.stem:
-        out.append(Problem("/name", f"identity '{data['name']}' does not match the file name '{p.name}'"))
+        out.append(
+            Problem(
+                "/name",
+                f"identity '{data['name']}' does not match the file name '{p.name}'",
+                f"rename the file to identities/{data['name']}.yaml or fix 'name'",
+                "manifest.location",
+            )
+        )
     return out
 
 
@@ -185,7 +199,12 @@ def check_manifest(
     )
     if "schema_version" not in value:
         return manifest, [
-            Problem("", "missing required field 'schema_version'", "add 'schema_version: 1' at the top")
+            Problem(
+                "",
+                "missing required field 'schema_version'",
+                "add 'schema_version: 1' at the top",
+                "manifest.schema-version",
+            )
         ]
     if isinstance(sv, bool) or sv not in SUPPORTED_SCHEMA_VERSIONS:
         supported = ", ".join(map(str, SUPPORTED_SCHEMA_VERSIONS))
@@ -194,6 +213,7 @@ def check_manifest(
                 "/schema_version",
                 f"unsupported schema_version {sv!r} (this ftpolicy supports {supported})",
                 "write 'schema_version: 1', or upgrade ftpolicy if the file was written by a newer one",
+                "manifest.schema-version",
             )
         ]
     if declared is None:
@@ -202,11 +222,17 @@ def check_manifest(
                 "",
                 "missing required field 'kind'",
                 f"add 'kind: {expected}'" if expected else "add kind: one of " + ", ".join(KIND_SCHEMAS),
+                "manifest.kind",
             )
         ]
     if declared not in KIND_SCHEMAS:
         return manifest, [
-            Problem("/kind", f"unknown kind {declared!r}", "use one of: " + ", ".join(KIND_SCHEMAS))
+            Problem(
+                "/kind",
+                f"unknown kind {declared!r}",
+                "use one of: " + ", ".join(KIND_SCHEMAS),
+                "manifest.kind",
+            )
         ]
     if expected and declared != expected:
         return manifest, [
@@ -214,18 +240,22 @@ def check_manifest(
                 "/kind",
                 f"kind '{declared}' does not belong at {display} (expected '{expected}')",
                 "move the file or fix 'kind'",
+                "manifest.kind",
             )
         ]
     problems = validate_instance(declared, value)
-    problems += _path_name_checks(declared, display, value)
+    if expected:  # name/version must match the place only where the place has a meaning
+        problems += _path_name_checks(declared, display, value)
     if root is not None:
         for pointer, rel in path_fields(declared, value):
-            if any(p.pointer == pointer for p in problems):
+            if not rel or "\x00" in rel:  # the schema already reports these
                 continue
             try:
                 confine(root, rel)
             except PathEscapeError as exc:
-                problems.append(Problem(pointer, exc.message, exc.hint))
+                # More precise than the schema's pattern message for the same value.
+                problems = [p for p in problems if p.pointer != pointer]
+                problems.append(Problem(pointer, exc.message, exc.hint, exc.code))
     problems.sort(key=lambda p: positions.line(p.pointer) or 0)
     return manifest, problems
 

@@ -31,6 +31,7 @@ class Problem:
     pointer: str
     message: str
     hint: str | None = None
+    code: str = "manifest.schema"  # stable id for machine output (e.g. path.escape)
 
 
 @cache

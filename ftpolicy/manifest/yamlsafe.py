@@ -116,25 +116,91 @@ def load_yaml(display: str, data: bytes) -> tuple[Any, Positions]:
             code="manifest.yaml",
         ) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        hint = "fix the YAML syntax at this place"
-        if "\t" in problem or "'\\t'" in str(exc):
-            hint = "YAML does not allow tab characters for indentation; indent with spaces"
-        raise ManifestError(
-            f"YAML syntax error: {problem}",
-            hint=hint,
-            location=Location(display, mark.line + 1 if mark else None, mark.column + 1 if mark else None),
-            code="manifest.yaml",
-        ) from None
+        raise _syntax_error(display, exc, text) from None
     except yaml.YAMLError as exc:
         raise ManifestError(f"YAML error: {exc}", location=Location(display), code="manifest.yaml") from None
     finally:
         loader.dispose()
 
 
-def _convert(loader: _Loader, node: Node, pointer: str, positions: Positions, display: str) -> Any:
-    positions.by_pointer[pointer] = (node.start_mark.line + 1, node.start_mark.column + 1)
+def _runaway_quote(text: str, line: int) -> Any:
+    """Start mark of a quoted value spanning several lines and ending on ``line`` (0-based).
+
+    A missing closing quote makes YAML swallow the following lines up to the next
+    quote character; the parser then fails there, far from the real mistake.
+    """
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if (
+                isinstance(token, yaml.ScalarToken)
+                and token.style in ('"', "'")
+                and token.start_mark.line < token.end_mark.line == line
+            ):
+                return token.start_mark
+    except yaml.YAMLError:
+        pass
+    return None
+
+
+def _syntax_error(display: str, exc: yaml.MarkedYAMLError, text: str) -> ManifestError:
+    """A located, readable error for a YAML syntax error.
+
+    PyYAML notices some mistakes only lines later (a missing ':' or closing quote); for
+    those the error points at the line where the unfinished construct starts.
+    """
+    mark = exc.problem_mark or exc.context_mark
+    cmark = exc.context_mark
+    problem = exc.problem or exc.context or "invalid YAML"
+    context = exc.context or ""
+    hint = "fix the YAML syntax at this place"
+    if "\t" in problem or "'\\t'" in str(exc):
+        hint = "YAML does not allow tab characters for indentation; indent with spaces"
+    elif "could not find expected ':'" in problem and cmark is not None:
+        mark, problem = cmark, "this line is not 'key: value' (no ':' after the key)"
+        hint = "add ': ' after the key, or close a quote left open"
+    elif "quoted scalar" in context and cmark is not None:
+        mark, problem = cmark, f"a quoted value is never closed ({problem})"
+        hint = "close the quote, or escape the quote character inside the value"
+    elif mark is not None and (start := _runaway_quote(text, mark.line)) is not None:
+        problem = (
+            f"a quoted value runs on from line {start.line + 1} to line {mark.line + 1} ({problem} there)"
+        )
+        mark, cmark = start, None
+        hint = "close the quote on the line where it starts"
+    elif "mapping values are not allowed" in problem:
+        hint = "check this line's indentation against the lines above, or quote a value containing ': '"
+    elif "flow" in context:
+        hint = "close the brackets ([ ] for lists, { } for mappings)"
+        if cmark is not None and mark is not None and cmark.line != mark.line:
+            what = "list [" if "sequence" in context else "mapping {"
+            problem = f"the {what} opened here is not closed ({problem} on line {mark.line + 1})"
+            mark, cmark = cmark, None
+    if (
+        exc.problem
+        and context
+        and cmark is not None
+        and mark is not None
+        and mark is not cmark
+        and cmark.line != mark.line
+    ):
+        problem += f" ({context} that starts on line {cmark.line + 1})"
+    return ManifestError(
+        f"YAML syntax error: {problem}",
+        hint=hint,
+        location=Location(display, mark.line + 1 if mark else None, mark.column + 1 if mark else None),
+        code="manifest.yaml",
+    )
+
+
+def _convert(
+    loader: _Loader,
+    node: Node,
+    pointer: str,
+    positions: Positions,
+    display: str,
+    at: tuple[int, int] | None = None,
+) -> Any:
+    positions.by_pointer[pointer] = at or (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -163,7 +229,11 @@ def _convert(loader: _Loader, node: Node, pointer: str, positions: Positions, di
                     "remove one of the two entries; YAML would silently keep only the last",
                 )
             child = f"{pointer}/{escape_pointer_token(key)}"
-            out[key] = _convert(loader, value_node, child, positions, display)
+            # A block mapping or list starts on the line after its key; point at the key.
+            at = None
+            if isinstance(value_node, MappingNode | SequenceNode):
+                at = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = _convert(loader, value_node, child, positions, display, at)
         return out
     if isinstance(node, SequenceNode):
         return [
