@@ -1,0 +1,274 @@
+"""Validate the manifests of a governed repository and collect every problem.
+
+>>> from ftpolicy.validation import validate_repo
+>>> report = validate_repo(Path("examples/governed-repo"))  # doctest: +SKIP
+>>> report.ok, report.checked, [f.path for f in report.invalid]
+(True, 12, [])
+
+Unlike :func:`ftpolicy.manifest.parse_manifest`, which stops at the first problem, this
+module reports all problems of every file: schema violations, path confinement
+(absolute paths, ``..``, symlinks leaving the repository) and YAML-level errors (one
+problem per file, since nothing further can be read). Only the call itself can fail,
+with :class:`ftpolicy.errors.UsageError`: no governed repository, a path that does not
+exist or lies outside the repository.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ftpolicy.errors import ManifestError, PathEscapeError, UsageError
+from ftpolicy.manifest import CONFIG_FILE, KIND_GLOBS, check_manifest, confine, discover, kind_for_path
+from ftpolicy.manifest.yamlsafe import MAX_BYTES
+
+REPORT_SCHEMA = "ftpolicy/validate-report/v1"
+"""Identifier of the JSON form of :class:`ValidationReport` (bumped on breaking changes)."""
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """One problem in one manifest: what is wrong, where, and how to fix it.
+
+    ``line`` and ``column`` are 1-based; ``pointer`` is the JSON pointer of the value
+    inside the document (``""`` for the whole document) when the problem has one.
+    """
+
+    message: str
+    line: int | None = None
+    column: int | None = None
+    pointer: str | None = None
+    hint: str | None = None
+    code: str = "manifest.invalid"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (keys with no value are left out)."""
+        data: dict[str, Any] = {"code": self.code, "message": self.message}
+        for key in ("line", "column", "pointer", "hint"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        return data
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """The result for one manifest file (``path`` is repository-relative, POSIX style)."""
+
+    path: str
+    kind: str | None
+    problems: tuple[FileProblem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when the manifest has no problem."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "ok": self.ok,
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Every manifest checked, in order, with its problems."""
+
+    root: Path
+    files: tuple[FileReport, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every manifest is valid."""
+        return all(f.ok for f in self.files)
+
+    @property
+    def checked(self) -> int:
+        """Number of manifests checked."""
+        return len(self.files)
+
+    @property
+    def invalid(self) -> tuple[FileReport, ...]:
+        """The manifests with at least one problem."""
+        return tuple(f for f in self.files if not f.ok)
+
+    @property
+    def problem_count(self) -> int:
+        """Total number of problems over all files."""
+        return sum(len(f.problems) for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Stable, versioned JSON form (``schema`` is :data:`REPORT_SCHEMA`)."""
+        return {
+            "schema": REPORT_SCHEMA,
+            "repository": str(self.root),
+            "ok": self.ok,
+            "files": [f.to_dict() for f in self.files],
+            "summary": {
+                "checked": self.checked,
+                "valid": self.checked - len(self.invalid),
+                "invalid": len(self.invalid),
+                "problems": self.problem_count,
+            },
+        }
+
+
+def require_governed_repo(root: Path) -> Path:
+    """``root`` resolved, after checking that it holds ``ftpolicy.yaml``.
+
+    Raises :class:`UsageError` (exit 2) when it does not.
+    """
+    if not root.is_dir():
+        raise UsageError(
+            f"{root}: no such folder",
+            hint="pass --repo DIR with the folder that holds ftpolicy.yaml",
+            code="repo.not-found",
+        )
+    resolved = root.resolve()
+    if not (resolved / CONFIG_FILE).is_file():
+        raise UsageError(
+            f"{root} is not a governed repository: it has no {CONFIG_FILE}",
+            hint=f"run `ftpolicy init {root}` to create one, or pass --repo DIR with the folder "
+            f"that holds {CONFIG_FILE}",
+            code="repo.not-found",
+        )
+    return resolved
+
+
+def validate_repo(
+    root: Path, paths: Sequence[str] | None = None, *, cwd: Path | None = None
+) -> ValidationReport:
+    """Validate every manifest of the governed repository at ``root``, or only ``paths``.
+
+    ``paths`` are files or folders, relative to ``cwd`` (default: the current folder)
+    or absolute; a folder stands for the manifests found under it. A file that is not at
+    a known manifest location is validated by the ``kind`` it declares.
+
+    Raises :class:`UsageError` when ``root`` holds no ``ftpolicy.yaml``, or a path does
+    not exist, lies outside the repository, or is a folder without manifests.
+    """
+    resolved = require_governed_repo(root)
+    targets = _targets(resolved, paths, Path.cwd() if cwd is None else cwd) if paths else discover(resolved)
+    return ValidationReport(root=resolved, files=tuple(validate_file(resolved, rel) for rel in targets))
+
+
+def validate_file(root: Path, rel: str) -> FileReport:
+    """Validate the manifest at repository-relative ``rel``, collecting every problem."""
+    location_kind = kind_for_path(rel)
+    try:
+        target = confine(root, rel)
+    except PathEscapeError as exc:
+        return FileReport(
+            rel,
+            location_kind,
+            (FileProblem(f"manifest file: {exc.message}", line=1, hint=exc.hint, code=exc.code),),
+        )
+    if not target.is_file():
+        what = "a folder" if target.is_dir() else "not a regular file"
+        return FileReport(
+            rel,
+            location_kind,
+            (FileProblem(f"is {what}, not a manifest file", code="manifest.unreadable"),),
+        )
+    try:
+        with target.open("rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        return FileReport(
+            rel,
+            location_kind,
+            (FileProblem(f"cannot read the file: {exc.strerror or exc}", code="manifest.unreadable"),),
+        )
+    try:
+        manifest, problems = check_manifest(rel, data, root=root)
+    except ManifestError as exc:
+        loc = exc.location
+        return FileReport(
+            rel,
+            location_kind,
+            (
+                FileProblem(
+                    exc.message,
+                    line=loc.line if loc else None,
+                    column=loc.column if loc else None,
+                    pointer=loc.pointer if loc else None,
+                    hint=exc.hint,
+                    code=exc.code,
+                ),
+            ),
+        )
+    kind = manifest.kind if manifest.kind != "unknown" else location_kind
+    return FileReport(
+        rel,
+        kind,
+        tuple(
+            FileProblem(
+                p.message,
+                line=manifest.positions.line(p.pointer),
+                column=manifest.positions.column(p.pointer),
+                pointer=p.pointer,
+                hint=p.hint,
+                code=p.code,
+            )
+            for p in problems
+        ),
+    )
+
+
+def _targets(root: Path, paths: Iterable[str], cwd: Path) -> list[str]:
+    """Repository-relative manifest paths for the paths given by the user, in order, once each."""
+    out: dict[str, None] = {}
+    for raw in paths:
+        rel = _relative_to_repo(root, raw, cwd)
+        full = root / rel if rel else root
+        if full.is_dir() and not full.is_symlink():
+            prefix = f"{rel}/" if rel else ""
+            found = [m for m in discover(root) if m.startswith(prefix)]
+            if not found:
+                raise UsageError(
+                    f"{raw}: no manifests in this folder",
+                    hint="manifests live at " + ", ".join(g for globs in KIND_GLOBS.values() for g in globs),
+                    code="file.not-found",
+                )
+            out.update(dict.fromkeys(found))
+        else:
+            out[rel] = None
+    return list(out)
+
+
+def _relative_to_repo(root: Path, raw: str, cwd: Path) -> str:
+    """``raw`` as a repository-relative POSIX path ('' for the root itself).
+
+    Folders on the way are resolved (so a repository reached through a symlink still
+    matches); the last component is not, so a manifest that is itself a symlink keeps its
+    place in the repository and is checked by :func:`validate_file`.
+    """
+    given = Path(raw)
+    absolute = Path(os.path.abspath(given if given.is_absolute() else cwd / given))
+    if not os.path.lexists(absolute):
+        raise UsageError(
+            f"{raw}: no such file or folder",
+            hint="check the path; relative paths are read from the current folder",
+            code="file.not-found",
+        )
+    if absolute == Path(absolute.anchor):
+        full = Path(os.path.realpath(absolute))
+    else:
+        full = Path(os.path.realpath(absolute.parent)) / absolute.name
+        if full == root or Path(os.path.realpath(full)) == root:
+            return ""
+    try:
+        return full.relative_to(root).as_posix()
+    except ValueError:
+        raise UsageError(
+            f"{raw} is outside the repository {root}",
+            hint="pass --repo DIR with the governed repository that holds this file",
+            code="file.outside-repo",
+        ) from None
