@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import click
@@ -56,7 +57,7 @@ def init(directory: Path, project: str | None, git: bool) -> None:
     step = 1
     shown = os.path.relpath(result.root)
     if shown != ".":
-        click.echo(f"  {step}. cd {shown if not shown.startswith('..') else result.root}")
+        click.echo(f"  {step}. cd {shlex.quote(shown if not shown.startswith('..') else str(result.root))}")
         step += 1
     for line in (
         "review ftpolicy.yaml and identities/teams.yaml; add people as identities/<name>.yaml",
