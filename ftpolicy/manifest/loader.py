@@ -135,7 +135,9 @@ def path_fields(kind: str, data: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 def confine(root: Path, rel: str) -> Path:
     """Resolve ``rel`` inside ``root``; raise :class:`PathEscapeError` if it leaves it."""
-    if not rel or rel.startswith(("/", "\\")) or (len(rel) > 1 and rel[1] == ":"):
+    if not rel:
+        raise PathEscapeError("empty path", hint="write the path relative to the repository root")
+    if rel.startswith(("/", "\\")) or (len(rel) > 1 and rel[1] == ":"):
         raise PathEscapeError(
             f"absolute path '{rel}' is not allowed", hint="write the path relative to the repository root"
         )

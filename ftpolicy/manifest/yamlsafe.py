@@ -18,6 +18,11 @@ from ftpolicy.errors import Location, ManifestError
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_YAML_TAG_PREFIX = "tag:yaml.org,2002:"
+# The only tags a manifest value may carry (implicitly or written out).
+_ALLOWED_TAGS = frozenset(
+    _YAML_TAG_PREFIX + t for t in ("map", "seq", "str", "int", "float", "bool", "null", "timestamp", "merge")
+)
 MAX_BYTES = 16 * 1024 * 1024
 
 
@@ -201,6 +206,16 @@ def _convert(
     at: tuple[int, int] | None = None,
 ) -> Any:
     positions.by_pointer[pointer] = at or (node.start_mark.line + 1, node.start_mark.column + 1)
+    if node.tag not in _ALLOWED_TAGS:
+        shown = (
+            node.tag.replace(_YAML_TAG_PREFIX, "!!", 1) if node.tag.startswith(_YAML_TAG_PREFIX) else node.tag
+        )
+        raise _Refused(
+            f"YAML tag {shown} is not allowed in manifests",
+            node.start_mark.line + 1,
+            node.start_mark.column + 1,
+            "remove the tag; manifests hold plain text, numbers, booleans, lists and mappings",
+        )
     if isinstance(node, MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
