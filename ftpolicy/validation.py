@@ -155,8 +155,50 @@ def validate_repo(
     not exist, lies outside the repository, or is a folder without manifests.
     """
     resolved = require_governed_repo(root)
-    targets = _targets(resolved, paths, Path.cwd() if cwd is None else cwd) if paths else discover(resolved)
-    return ValidationReport(root=resolved, files=tuple(validate_file(resolved, rel) for rel in targets))
+    if paths:
+        targets = _targets(resolved, paths, Path.cwd() if cwd is None else cwd)
+        return ValidationReport(resolved, tuple(validate_file(resolved, rel) for rel in targets))
+    targets = discover(resolved)
+    files = [validate_file(resolved, rel) for rel in targets]
+    files += misplaced_manifests(resolved, set(targets))
+    return ValidationReport(resolved, tuple(sorted(files, key=lambda f: f.path)))
+
+
+def misplaced_manifests(root: Path, known: set[str]) -> list[FileReport]:
+    """YAML files inside the manifest folders that are not at a manifest location.
+
+    Nothing reads them (``discover`` does not find them), so a manifest saved as
+    ``datasets/tickets.yaml`` or ``datasets/tickets/1.0.yml`` would silently escape
+    validation and policy; each is reported as a problem instead.
+    """
+    places: dict[str, list[str]] = {}
+    for globs in KIND_GLOBS.values():
+        for pattern in globs:
+            folder, sep, _ = pattern.partition("/")
+            if sep:
+                places.setdefault(folder, []).append(pattern)
+    out: list[FileReport] = []
+    for folder, patterns in places.items():
+        if not (root / folder).is_dir():
+            continue
+        for path in sorted((root / folder).rglob("*")):
+            parts = path.relative_to(root).parts
+            rel = "/".join(parts)
+            if (
+                rel in known
+                or path.suffix not in (".yaml", ".yml")
+                or any(part.startswith(".") for part in parts)
+                or not (path.is_file() or path.is_symlink())
+            ):
+                continue
+            problem = FileProblem(
+                "YAML file outside the manifest layout: ftpolicy does not read it, so it is neither "
+                f"validated nor governed (manifests here live at {', '.join(patterns)})",
+                hint=f"move it to its manifest location (with the .yaml extension), or out of {folder}/",
+                code="manifest.misplaced",
+            )
+            out.append(FileReport(rel, None, (problem,)))
+    return out
 
 
 def validate_file(root: Path, rel: str) -> FileReport:

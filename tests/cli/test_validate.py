@@ -245,3 +245,23 @@ def test_cli_help(capsys: pytest.CaptureFixture[str]) -> None:
         "Exit codes",
     ):
         assert needle in out
+
+
+def test_misplaced_yaml_files_are_reported(repo: Path) -> None:
+    shutil.copy(BASELINE, repo / "datasets" / "tickets.yaml")
+    shutil.copy(BASELINE, repo / "datasets" / "tickets" / "1.1.yml")
+    write(repo, "identities/people/dana.yaml", "schema_version: 1\n")
+    write(repo, "datasets/tickets/.drafts/x.yaml", "ignored: true\n")  # hidden folders are skipped
+    write(repo, "datasets/tickets/NOTES.md", "not YAML\n")
+    report = validate_repo(repo)
+    misplaced = {f.path: f for f in report.invalid}
+    assert sorted(misplaced) == [
+        "datasets/tickets.yaml",
+        "datasets/tickets/1.1.yml",
+        "identities/people/dana.yaml",
+    ]
+    (problem,) = misplaced["datasets/tickets.yaml"].problems
+    assert problem.code == "manifest.misplaced" and "datasets/*/*.yaml" in problem.message
+    assert problem.hint is not None and "out of datasets/" in problem.hint
+    # Named explicitly, a file outside the layout is validated by its declared kind instead.
+    assert validate_repo(repo, ["datasets/tickets.yaml"], cwd=repo).ok
