@@ -155,13 +155,20 @@ def validate_repo(
     not exist, lies outside the repository, or is a folder without manifests.
     """
     resolved = require_governed_repo(root)
-    if paths:
-        targets = _targets(resolved, paths, Path.cwd() if cwd is None else cwd)
-        return ValidationReport(resolved, tuple(validate_file(resolved, rel) for rel in targets))
-    targets = discover(resolved)
+    known = discover(resolved)
+    if not paths:
+        files = [validate_file(resolved, rel) for rel in known]
+        files += misplaced_manifests(resolved, set(known))
+        return ValidationReport(resolved, tuple(sorted(files, key=lambda f: f.path)))
+    targets, folders = _targets(resolved, paths, Path.cwd() if cwd is None else cwd)
     files = [validate_file(resolved, rel) for rel in targets]
-    files += misplaced_manifests(resolved, set(targets))
-    return ValidationReport(resolved, tuple(sorted(files, key=lambda f: f.path)))
+    if folders:  # a folder given stands for everything under it, misplaced files included
+        files += [
+            f
+            for f in misplaced_manifests(resolved, set(known))
+            if f.path not in targets and any(f.path.startswith(prefix) for prefix in folders)
+        ]
+    return ValidationReport(resolved, tuple(files))
 
 
 def misplaced_manifests(root: Path, known: set[str]) -> list[FileReport]:
@@ -264,9 +271,11 @@ def validate_file(root: Path, rel: str) -> FileReport:
     )
 
 
-def _targets(root: Path, paths: Iterable[str], cwd: Path) -> list[str]:
-    """Repository-relative manifest paths for the paths given by the user, in order, once each."""
+def _targets(root: Path, paths: Iterable[str], cwd: Path) -> tuple[list[str], list[str]]:
+    """Repository-relative manifest paths for the paths given by the user, in order, once each,
+    and the folder prefixes given (``""`` for the repository root)."""
     out: dict[str, None] = {}
+    folders: list[str] = []
     for raw in paths:
         rel = _relative_to_repo(root, raw, cwd)
         full = root / rel if rel else root
@@ -280,9 +289,10 @@ def _targets(root: Path, paths: Iterable[str], cwd: Path) -> list[str]:
                     code="file.not-found",
                 )
             out.update(dict.fromkeys(found))
+            folders.append(prefix)
         else:
             out[rel] = None
-    return list(out)
+    return list(out), folders
 
 
 def _relative_to_repo(root: Path, raw: str, cwd: Path) -> str:

@@ -265,3 +265,14 @@ def test_misplaced_yaml_files_are_reported(repo: Path) -> None:
     assert problem.hint is not None and "out of datasets/" in problem.hint
     # Named explicitly, a file outside the layout is validated by its declared kind instead.
     assert validate_repo(repo, ["datasets/tickets.yaml"], cwd=repo).ok
+
+
+def test_misplaced_files_under_a_given_folder(repo: Path) -> None:
+    shutil.copy(BASELINE, repo / "datasets" / "tickets" / "1.1.yml")
+    report = validate_repo(repo, ["datasets"], cwd=repo)
+    assert [(f.path, f.ok) for f in report.files] == [
+        ("datasets/tickets/1.0.0.yaml", True),
+        ("datasets/tickets/1.1.yml", False),
+    ]
+    assert validate_repo(repo, ["identities"], cwd=repo).ok
+    assert not validate_repo(repo, ["."], cwd=repo).ok
