@@ -34,6 +34,9 @@ other value as "not verified" (fail closed).
 
 from __future__ import annotations
 
+import re
+import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -95,6 +98,15 @@ _GIT_ENV = {
 }
 
 _SYMLINK_MODE = 0o120000
+# A clean relative path: segments without '/', '\\' or NUL, none of them '.' or '..'.
+_SIMPLE_PATH = re.compile(r"(?!\.\.?(?:/|$))[^/\\\x00:]+(?:/(?!\.\.?(?:/|$))[^/\\\x00]+)*\Z")
+
+
+@dataclass(frozen=True)
+class _TreeEntry:
+    mode: int
+    kind: str  # blob | tree | commit (submodule)
+    oid: str
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,8 @@ def _iso_utc(epoch: str) -> str:
 
 def _clean_path(path: str, *, allow_empty: bool = False) -> str:
     """Normalise a repository-relative POSIX path; refuse absolute paths and ``..``."""
+    if _SIMPLE_PATH.match(path):  # fast path: already clean
+        return path
     if "\x00" in path or "\\" in path:
         raise PathEscapeError(
             f"path {path!r} contains a backslash or NUL byte", hint="use '/' between folder names"
@@ -186,6 +200,8 @@ class GitRepo:
         self.is_bare: bool = bool(repo.bare)
         top = repo.git_dir if repo.bare or repo.working_tree_dir is None else repo.working_tree_dir
         self.root: Path = Path(top).resolve()
+        self._commits: set[str] = set()  # full commit ids already verified by rev_parse
+        self._folders: dict[tuple[str, str], dict[str, _TreeEntry]] = {}  # (commit, folder) -> entries
         out = self._git("rev-parse", "--is-shallow-repository")
         self.is_shallow: bool = _decode(out).strip() == "true"
 
@@ -286,6 +302,8 @@ class GitRepo:
         Tags are peeled to their commit. Raises :class:`RevisionNotFound` (with the
         ``fetch-depth: 0`` hint in a shallow clone) when the revision is not in this clone.
         """
+        if rev in self._commits:  # a full commit id verified before: object ids never change
+            return rev
         if not rev or not rev.strip() or any(c in rev for c in "\x00\n\r"):
             raise RevisionNotFound(f"invalid revision {rev!r}", hint=NOT_FOUND_HINT)
         status, out, _ = self._run(
@@ -294,6 +312,7 @@ class GitRepo:
         sha = _decode(out).strip()
         if status != 0 or not sha:
             raise self._not_found(rev)
+        self._commits.add(sha)
         return sha
 
     def merge_base(self, a: str, b: str) -> str | None:
@@ -305,21 +324,45 @@ class GitRepo:
 
     # -- content at a revision --------------------------------------------------------------
 
-    def _entry(self, rev: str, path: str) -> Any:
-        """The tree entry (blob, tree or submodule) at ``path`` in ``rev``, or None."""
+    def _ls_tree(self, sha: str, folder: str, *, recursive: bool) -> dict[str, _TreeEntry]:
+        """Entries of ``folder`` (``""``: the root) at commit ``sha``, keyed by full path."""
+        args = ["ls-tree", "-z", "--full-tree"]
+        if recursive:
+            args += ["-r", "-t"]
+        args.append(sha)
+        if folder:
+            args += ["--", folder + "/"]
+        entries: dict[str, _TreeEntry] = {}
+        for record in self._git(*args).split(b"\x00"):
+            if record:
+                meta, _, name = record.partition(b"\t")
+                mode, kind, oid = meta.split(b" ", 2)
+                entries[_decode(name)] = _TreeEntry(int(mode, 8), kind.decode("ascii"), oid.decode("ascii"))
+        return entries
+
+    def _entry(self, rev: str, path: str) -> _TreeEntry | None:
+        """The tree entry at ``path`` in ``rev`` (folders listed once per commit, then cached)."""
         sha = self.rev_parse(rev)
-        tree: Any = self._repo.commit(sha).tree
-        if not path:
-            return tree
-        entry: Any = tree
-        for part in path.split("/"):
-            if entry.type != "tree":
-                return None
-            try:
-                entry = entry.join(part)
-            except KeyError:
-                return None
-        return entry
+        parent = path.rpartition("/")[0]
+        key = (sha, parent)
+        listing = self._folders.get(key)
+        if listing is None:
+            listing = self._folders[key] = self._ls_tree(sha, parent, recursive=False)
+        return listing.get(path)
+
+    @staticmethod
+    def _check_file(entry: _TreeEntry, path: str, rev: str) -> None:
+        if entry.kind != "blob":
+            what = "a folder" if entry.kind == "tree" else "a submodule"
+            raise GitError(
+                f"{path} is {what} at {rev}, not a file", hint="name a file", code="git.not-a-file"
+            )
+        if entry.mode == _SYMLINK_MODE:
+            raise GitError(
+                f"{path} is a symbolic link at {rev}; ftpolicy reads regular files only",
+                hint="commit the file itself instead of a link to it",
+                code="git.symlink",
+            )
 
     def read_blob(self, rev: str, path: str) -> bytes | None:
         """Bytes of the file ``path`` as committed in ``rev``; None if there is no such path.
@@ -327,23 +370,56 @@ class GitRepo:
         Reads Git objects only: the work tree and the index are never consulted. A folder,
         a submodule or a symbolic link at ``path`` raises :class:`GitError` (a symlink's
         blob is its target, not file content, so it is never returned as content).
+        For thousands of files use :meth:`read_blobs`.
         """
         clean = _clean_path(path)
         entry = self._entry(rev, clean)
         if entry is None:
             return None
-        if entry.type != "blob":
-            what = "a folder" if entry.type == "tree" else "a submodule"
-            raise GitError(
-                f"{clean} is {what} at {rev}, not a file", hint="name a file", code="git.not-a-file"
-            )
-        if entry.mode == _SYMLINK_MODE:
-            raise GitError(
-                f"{clean} is a symbolic link at {rev}; ftpolicy reads regular files only",
-                hint="commit the file itself instead of a link to it",
-                code="git.symlink",
-            )
-        return bytes(entry.data_stream.read())
+        self._check_file(entry, clean, rev)
+        return bytes(self._repo.odb.stream(bytes.fromhex(entry.oid)).read())
+
+    def read_blobs(self, rev: str, paths: Iterable[str]) -> dict[str, bytes | None]:
+        """:meth:`read_blob` for many paths of one revision: one tree listing, one ``cat-file``.
+
+        Returns ``{path as given: bytes or None}``; same rules as :meth:`read_blob`.
+        """
+        sha = self.rev_parse(rev)
+        wanted = {p: _clean_path(p) for p in paths}
+        if not wanted:
+            return {}
+        listing = self._ls_tree(sha, "", recursive=True)
+        oids: dict[str, str] = {}
+        for clean in wanted.values():
+            entry = listing.get(clean)
+            if entry is not None:
+                self._check_file(entry, clean, rev)
+                oids[clean] = entry.oid
+        blobs = self._cat_blobs(sorted(set(oids.values())))
+        return {orig: (blobs[oids[clean]] if clean in oids else None) for orig, clean in wanted.items()}
+
+    def _cat_blobs(self, oids: list[str]) -> dict[str, bytes]:
+        """Contents of blobs by id through one ``git cat-file --batch`` process."""
+        if not oids:
+            return {}
+        cmd = self._repo.git
+        proc: Any = cmd.execute(
+            [cmd.GIT_PYTHON_GIT_EXECUTABLE, "cat-file", "--batch"], as_process=True, istream=subprocess.PIPE
+        )
+        out, err = proc.proc.communicate(("\n".join(oids) + "\n").encode("ascii"))
+        if proc.proc.returncode != 0:
+            raise self._failure(("cat-file",), _decode(err or b""))
+        blobs: dict[str, bytes] = {}
+        pos = 0
+        for oid in oids:
+            eol = out.index(b"\n", pos)
+            header = out[pos:eol].split(b" ")
+            if len(header) != 3 or header[0].decode("ascii") != oid:
+                raise GitError(f"git cat-file could not read object {oid}", hint="run git fsck")
+            size = int(header[2])
+            blobs[oid] = bytes(out[eol + 1 : eol + 1 + size])
+            pos = eol + 1 + size + 1
+        return blobs
 
     def exists(self, rev: str, path: str) -> bool:
         """Whether ``path`` names anything (file, symlink, folder, submodule) in ``rev``."""

@@ -135,6 +135,31 @@ def test_read_blob_missing_folder_symlink_and_escapes(scratch_repo: ScratchRepo)
                 repo.read_blob("HEAD", bad)
 
 
+def test_read_blobs_batch_matches_single_reads(scratch_repo: ScratchRepo) -> None:
+    files = {
+        f"datasets/d{i}/{j}.0.0.yaml": f"name: d{i}\nversion: '{j}.0.0'\n" for i in range(5) for j in range(4)
+    }
+    files["bin/blob.dat"] = "\x00\x01 binary-ish\n" * 50
+    old = scratch_repo.commit("many", files)
+    scratch_repo.commit("edit one", {"datasets/d0/0.0.0.yaml": "changed\n"})
+    scratch_repo.symlink("link.yaml", "bin/blob.dat")
+    scratch_repo.commit("link")
+    wanted = [*files, "missing.yaml", "./datasets/d1/1.0.0.yaml"]
+    with _open(scratch_repo) as repo:
+        batch = repo.read_blobs(old, wanted)
+        assert batch == {p: repo.read_blob(old, p) for p in wanted}
+        assert batch["datasets/d0/0.0.0.yaml"] == files["datasets/d0/0.0.0.yaml"].encode()
+        assert batch["missing.yaml"] is None
+        assert repo.read_blobs("HEAD", ["datasets/d0/0.0.0.yaml"]) == {"datasets/d0/0.0.0.yaml": b"changed\n"}
+        assert repo.read_blobs("HEAD", []) == {}
+        with pytest.raises(GitError, match="symbolic link"):
+            repo.read_blobs("HEAD", ["datasets/d0/1.0.0.yaml", "link.yaml"])
+        with pytest.raises(GitError, match="is a folder"):
+            repo.read_blobs("HEAD", ["datasets/d0"])
+        with pytest.raises(PathEscapeError):
+            repo.read_blobs("HEAD", ["../x"])
+
+
 def test_exists_and_list_files(scratch_repo: ScratchRepo) -> None:
     old = scratch_repo.commit(
         "init",
