@@ -16,17 +16,36 @@ exist or lies outside the repository.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftpolicy.errors import ManifestError, PathEscapeError, UsageError
 from ftpolicy.manifest import CONFIG_FILE, KIND_GLOBS, check_manifest, confine, discover, kind_for_path
 from ftpolicy.manifest.yamlsafe import MAX_BYTES
 
+if TYPE_CHECKING:
+    from ftpolicy.report import Report
+
 REPORT_SCHEMA = "ftpolicy/validate-report/v1"
 """Identifier of the JSON form of :class:`ValidationReport` (bumped on breaking changes)."""
+
+RULES: dict[str, str] = {
+    "manifest.yaml": "The file is not safe, well-formed YAML (syntax, duplicate keys, aliases, tags).",
+    "manifest.encoding": "The file is not valid UTF-8.",
+    "manifest.empty": "The file is empty.",
+    "manifest.too-large": "The file is larger than a manifest may be.",
+    "manifest.invalid": "The document is not a mapping of fields.",
+    "manifest.schema-version": "schema_version is missing or not supported by this ftpolicy.",
+    "manifest.kind": "kind is missing, unknown, or does not belong at the file's location.",
+    "manifest.schema": "The manifest does not satisfy its JSON Schema.",
+    "manifest.location": "name/version do not match the file's place in the repository.",
+    "manifest.misplaced": "A YAML file in a manifest folder is not at a manifest location.",
+    "manifest.unreadable": "The manifest file cannot be read.",
+    "path.escape": "A path leaves the repository (absolute, '..', or a symlink pointing outside).",
+}
+"""Every problem code :mod:`ftpolicy.validation` reports, with a one-line description."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +122,39 @@ class ValidationReport:
     def problem_count(self) -> int:
         """Total number of problems over all files."""
         return sum(len(f.problems) for f in self.files)
+
+    def to_report(self, shown: Callable[[str], str] | None = None) -> Report:
+        """The same result as a :class:`ftpolicy.report.Report` (for SARIF and GitHub output).
+
+        ``shown`` maps a repository-relative path to the path to print (for example
+        relative to the Git work tree that code scanning resolves paths against).
+        """
+        from ftpolicy.report import Finding, Report, RuleInfo
+
+        name = shown or (lambda rel: rel)
+        findings = [
+            Finding(
+                rule_id=p.code,
+                message=p.message,
+                file=name(f.path),
+                line=p.line,
+                column=p.column,
+                hint=p.hint,
+                category="manifest",
+                properties={"kind": f.kind, "pointer": p.pointer}
+                if p.pointer is not None
+                else {"kind": f.kind},
+            )
+            for f in self.files
+            for p in f.problems
+        ]
+        return Report(
+            kind="validate",
+            status="pass" if self.ok else "fail",
+            findings=findings,
+            summary={"checked": self.checked, "invalid": len(self.invalid)},
+            rules={code: RuleInfo(code, short) for code, short in RULES.items()},
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Stable, versioned JSON form (``schema`` is :data:`REPORT_SCHEMA`)."""

@@ -18,6 +18,7 @@ Examples:
   ftpolicy validate datasets/support/1.0.0.yaml  one file
   ftpolicy validate datasets/ evals/             the manifests under these folders
   ftpolicy validate --repo examples/governed-repo --format json
+  ftpolicy validate --format sarif > validate.sarif  for GitHub code scanning
 
 \b
 Exit codes: 0 every manifest is valid, 1 at least one is invalid,
@@ -30,16 +31,18 @@ Exit codes: 0 every manifest is valid, 1 at least one is invalid,
     "repo",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
+    metavar="DIR",
     help="Governed repository (default: the nearest folder at or above the current one "
     "that holds ftpolicy.yaml).",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "sarif", "github"]),
     default="text",
     show_default=True,
-    help="Report format; json is stable and versioned (ftpolicy/validate-report/v1).",
+    help="Report format: json is stable and versioned (ftpolicy/validate-report/v1); sarif "
+    "(2.1.0) for code scanning; github for workflow annotations.",
 )
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 def validate(repo: Path | None, fmt: str, paths: tuple[str, ...]) -> None:
@@ -49,7 +52,8 @@ def validate(repo: Path | None, fmt: str, paths: tuple[str, ...]) -> None:
     standing for the manifests under them). All problems of every file are reported,
     each with file, line and column, what is wrong and how to fix it: YAML syntax,
     duplicate keys, unknown or missing fields, wrong types and formats, unsupported
-    schema_version, and paths that leave the repository (absolute, '..', symlinks).
+    schema_version, paths that leave the repository (absolute, '..', symlinks), and
+    YAML files in manifest folders that are not at a manifest location.
     """
     from ftpolicy.manifest import find_repo_root
     from ftpolicy.validation import validate_repo
@@ -59,6 +63,10 @@ def validate(repo: Path | None, fmt: str, paths: tuple[str, ...]) -> None:
     report = validate_repo(root, list(paths), cwd=cwd)
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    elif fmt in ("sarif", "github"):
+        from ftpolicy.report import render
+
+        click.echo(render(report.to_report(lambda rel: _shown(report, rel, cwd)), fmt), nl=False)
     else:
         click.echo(_render_text(report, cwd), nl=False)
     if not report.ok:

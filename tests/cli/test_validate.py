@@ -239,7 +239,7 @@ def test_cli_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     for needle in (
         "--repo DIR",
-        "--format [text|json]",
+        "--format [text|json|sarif|github]",
         "Examples:",
         "ftpolicy validate datasets/",
         "Exit codes",
@@ -276,3 +276,31 @@ def test_misplaced_files_under_a_given_folder(repo: Path) -> None:
     ]
     assert validate_repo(repo, ["identities"], cwd=repo).ok
     assert not validate_repo(repo, ["."], cwd=repo).ok
+
+
+def test_cli_sarif_and_github(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jsonschema
+
+    text = BASELINE.read_text().replace("    records: 300\n", "    records: -5\n")
+    write(repo, "datasets/tickets/1.0.0.yaml", text)
+    monkeypatch.chdir(repo)
+    code, out, _ = cli(capsys, "validate", "--format", "sarif")
+    assert code == 1
+    doc = json.loads(out)
+    schema = json.loads((Path(__file__).resolve().parents[1] / "sarif-2.1.0-rtm.5.json").read_text())
+    jsonschema.Draft4Validator(schema).validate(doc)
+    (result,) = doc["runs"][0]["results"]
+    assert result["ruleId"] == "manifest.schema"
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "datasets/tickets/1.0.0.yaml"
+    assert location["region"] == {"startLine": 30, "startColumn": 14}
+    code, out, _ = cli(capsys, "validate", "--format", "github")
+    assert code == 1
+    assert out == (
+        "::error file=datasets/tickets/1.0.0.yaml,line=30,title=manifest.schema::"
+        "-5 is too small (must be >= 0)\n"
+    )
+    write(repo, "datasets/tickets/1.0.0.yaml", BASELINE.read_text())
+    assert cli(capsys, "validate", "--format", "github")[:2] == (0, "")
