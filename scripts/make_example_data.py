@@ -1657,6 +1657,10 @@ def build(pems: dict[str, bytes]) -> dict[str, bytes]:
     files.update(eval_files())
     files.update(adapter_files())
     files["README.md"] = readme(counts)
+    # Manifests pin exact bytes: Git must never convert line endings of anything here.
+    files[".gitattributes"] = (
+        b"# Digests in the manifests pin exact bytes: never convert line endings.\n* -text\n"
+    )
     return dict(sorted(files.items()))
 
 

@@ -212,7 +212,8 @@ def test_generator_reproduces_identical_bytes(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     generated = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert len(generated) == 35
+    assert ".gitattributes" in generated
+    assert len(generated) == 36
     for rel in sorted(generated):
         assert (EXAMPLE / rel).read_bytes() == (out / rel).read_bytes(), f"{rel} differs from the generator"
     committed = {p.relative_to(EXAMPLE).as_posix() for p in EXAMPLE.rglob("*") if p.is_file()}

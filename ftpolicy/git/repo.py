@@ -28,6 +28,12 @@ E     ``error``         the signature cannot be checked (e.g. the public key is 
 N     ``none``          no signature
 ====  ================  ==================================================================
 
+Git also answers ``N`` for a commit that *is* signed when it has no way to check that kind of
+signature (e.g. an SSH signature without ``gpg.ssh.allowedSignersFile``); this module looks at
+the commit object and reports such a commit as ``error``, never as ``none``. For SSH
+signatures Git says ``G`` for any key listed in the allowed-signers file, whatever principal
+it is listed under: matching the signer to a person is the caller's job (``signer_key``).
+
 Only ``good`` means Git verified the signature with a trusted key; policies must treat every
 other value as "not verified" (fail closed).
 """
@@ -207,12 +213,14 @@ class GitRepo:
 
     @classmethod
     def open(cls, path: Path) -> GitRepo:
-        """Open the repository that contains ``path`` (any folder inside it, or a bare repo).
+        """Open the repository that contains ``path`` (any file or folder inside it, or a bare repo).
 
         Raises :class:`NotARepositoryError` (a :class:`GitError`) when there is none.
         """
         gitpython = _load_gitpython()
         path = Path(path)
+        if path.is_file():
+            path = path.parent
         if not path.exists():
             raise NotARepositoryError(
                 f"{path}: no such folder", hint="pass the folder of a Git repository (a clone)"
@@ -519,6 +527,9 @@ class GitRepo:
                     hint="a name or subject contains control characters",
                 )
             sha, an, ae, at, cn, ce, ct, sig, key, subject = fields
+            status = SIGNATURE_LETTERS.get(sig, "error")
+            if status == "none" and self._has_signature_header(sha):
+                status = "error"  # signed, but Git has no verifier configured for it
             commits.append(
                 CommitInfo(
                     sha=sha,
@@ -529,11 +540,17 @@ class GitRepo:
                     committer_email=ce,
                     committer_time=_iso_utc(ct),
                     message_subject=subject,
-                    signature=SIGNATURE_LETTERS.get(sig, "error"),
+                    signature=status,
                     signer_key=key or None,
                 )
             )
         return commits
+
+    def _has_signature_header(self, sha: str) -> bool:
+        """Whether the raw commit object carries a signature (``gpgsig`` header)."""
+        raw = bytes(self._repo.odb.stream(bytes.fromhex(sha)).read())
+        headers = raw.split(b"\n\n", 1)[0]
+        return b"\ngpgsig " in headers or b"\ngpgsig-sha256 " in headers
 
     def commit_info(self, rev: str) -> CommitInfo:
         """Author, committer, subject and signature status of one commit."""

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers.gitrepo import ScratchRepo, run_git
+from helpers.gitrepo import EXAMPLE_DIR, ScratchRepo, repo_from_example, run_git
 
 from ftpolicy.errors import ExitCode, PathEscapeError
 from ftpolicy.git import (
@@ -42,6 +42,8 @@ def test_open_discovers_root_from_a_subfolder(scratch_repo: ScratchRepo) -> None
         assert repo.root == scratch_repo.path.resolve()
         assert repo.is_bare is False
         assert repo.is_shallow is False
+    with GitRepo.open(scratch_repo.path / "datasets" / "x" / "1.0.0.yaml") as repo:
+        assert repo.root == scratch_repo.path.resolve()
 
 
 def test_open_outside_a_repository_is_a_git_error_with_hint(tmp_path: Path) -> None:
@@ -385,10 +387,12 @@ def test_ssh_signed_commit_good_only_with_an_allowed_signer(
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f", str(key)], check=True)
     scratch_repo.commit("unsigned", {"a.txt": "1\n"})
     signed = scratch_repo.commit("signed", {"a.txt": "2\n"}, ssh_signing_key=key)
+    with _open(scratch_repo) as repo:
+        # Signed, but Git cannot check it (no allowed-signers file): never "none", never "good".
+        assert repo.commit_info(signed).signature == "error"
     scratch_repo.git("config", "gpg.format", "ssh")
     with _open(scratch_repo) as repo:
-        unknown = repo.commit_info(signed)
-    assert unknown.signature != "good"
+        assert repo.commit_info(signed).signature == "error"
 
     allowed = tmp_path / "allowed_signers"
     allowed.write_text(f"ada@example.invalid {key.with_suffix('.pub').read_text()}")
@@ -398,3 +402,12 @@ def test_ssh_signed_commit_good_only_with_an_allowed_signer(
         assert repo.commit_info("HEAD~1").signature == "none"
     assert good.signature == "good"
     assert good.signer_key is not None and good.signer_key.startswith("SHA256:")
+
+
+def test_repo_from_example_is_a_committed_copy(tmp_path: Path) -> None:
+    repo = repo_from_example(tmp_path / "gov")
+    with _open(repo) as git_repo:
+        files = git_repo.list_files("HEAD")
+        assert "ftpolicy.yaml" in files and "datasets/support-tickets/1.1.0.yaml" in files
+        assert git_repo.read_blob("HEAD", "ftpolicy.yaml") == (EXAMPLE_DIR / "ftpolicy.yaml").read_bytes()
+    assert repo.git("status", "--porcelain") == ""

@@ -214,6 +214,29 @@ class ScratchRepo:
         return Path(dest)
 
 
+EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "governed-repo"
+"""The reference governed repository of the project (a plain folder, not a Git repository)."""
+
+
+def repo_from_example(
+    path: Path, *, example: Path = EXAMPLE_DIR, message: str = "import example"
+) -> ScratchRepo:
+    """Copy the example governed repository to ``path`` and commit it on ``main``.
+
+    The copy is a real Git repository with one commit, ready for a change branch::
+
+        repo = repo_from_example(tmp_path / "gov")
+        base = repo.rev()
+        repo.branch("change")
+        repo.commit("raise a threshold", {"evals/security-holdout/2026.11.yaml": new_bytes})
+    """
+    path = Path(path)
+    shutil.copytree(example, path, dirs_exist_ok=False)
+    repo = init_repo(path)
+    repo.commit(message)
+    return repo
+
+
 def init_repo(path: Path, *, branch: str = "main", bare: bool = False) -> ScratchRepo:
     """Create an empty repository at ``path`` with default branch ``branch``."""
     path = Path(path)
