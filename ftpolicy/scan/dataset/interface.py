@@ -22,6 +22,7 @@ redacted). :func:`make_finding` builds one with those conventions.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -162,6 +163,20 @@ def redact(value: str, keep: int = 4) -> str:
     """A secret shown as its first ``keep`` characters plus a mask (never the whole value)."""
     keep = min(keep, max(0, len(value) // 4))
     return value[:keep] + "…[REDACTED]"
+
+
+def fingerprint(rule_id: str, file: str | None, basis: str) -> str:
+    """A stable identity for a finding: rule, file and a hash of what matched.
+
+    ``basis`` is the matched value (a secret, a trigger) or the normalised evidence; the
+    line number is deliberately not part of it, so a baseline survives records moving.
+    The value is hashed, never stored.
+    """
+    h = hashlib.sha256()
+    for part in (rule_id, file or "", basis):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()[:32]
 
 
 def make_finding(

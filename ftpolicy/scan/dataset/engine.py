@@ -1,0 +1,447 @@
+"""The dataset scan driver: files in, findings and a summary out.
+
+:func:`scan_dataset` resolves its targets (``NAME@VERSION`` of a registered dataset,
+whose shards are verified against their sha256 first, or files/directories), splits the
+work into units (whole files, or newline-aligned byte ranges of large plain JSONL files
+when ``jobs > 1``; line numbers stay exact because the newlines before each range start
+are counted), runs the record detectors over every unit (in ``jobs`` worker processes,
+each streaming one record at a time: memory per worker is bounded by the line cap) and
+runs the corpus detector (trigger backdoors) over the merged stream in corpus order:
+
+* ``jobs == 1``: one pass feeds both;
+* ``jobs > 1``: the workers run the record detectors while the parent process reads the
+  same units in order and feeds the corpus detector (or, when the detector offers
+  ``merge``, each worker feeds its own instance and the parent merges them in order).
+
+Findings are sorted by (file order, line, rule, field), so ``--jobs 4`` reports exactly
+what ``--jobs 1`` reports. A baseline then suppresses accepted findings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ftpolicy import __version__
+from ftpolicy.errors import ManifestError, UsageError
+from ftpolicy.report import Finding
+from ftpolicy.scan.dataset.baseline import BaselineOutcome, apply_baseline, load_baseline
+from ftpolicy.scan.dataset.contamination import ContaminationDetector, Holdout, HoldoutItem, load_holdout
+from ftpolicy.scan.dataset.interface import (
+    CATEGORIES,
+    MALFORMED,
+    CorpusDetector,
+    CorpusResult,
+    Record,
+    RecordDetector,
+    fingerprint,
+)
+from ftpolicy.scan.dataset.readers import (
+    DEFAULT_MAX_LINE_BYTES,
+    Unit,
+    detect_format,
+    iter_records,
+    split_units,
+)
+from ftpolicy.scan.dataset.rules import RulePack, load_rules
+
+DATA_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".json.gz", ".parquet")
+SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """How to scan (mirrors the ``ftpolicy scan dataset`` options)."""
+
+    jobs: int = 1
+    rules: tuple[Path, ...] = ()
+    holdout: str | None = None
+    repo: Path | None = None
+    baseline: Path | None = None
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    triggers: bool = True
+    trigger_config: dict[str, Any] | None = None
+    fail_on: str = "high"
+    today: dt.date | None = None
+    progress: Callable[[int, int], None] | None = None  # (units done, units total)
+
+
+@dataclass(frozen=True)
+class ScannedFile:
+    """A file that was scanned, as recorded in the summary."""
+
+    path: str  # as shown in findings
+    full: str  # where it was read
+    sha256: str
+    bytes: int
+    format: str
+
+
+@dataclass
+class ScanResult:
+    """Findings that remain after the baseline, what it suppressed, and the summary."""
+
+    findings: list[Finding]
+    suppressed: list[Finding]
+    summary: dict[str, Any]
+    rule_pack: RulePack
+    baseline: BaselineOutcome | None = None
+    files: list[ScannedFile] = field(default_factory=list)
+
+    def failed(self) -> bool:
+        """True when a finding at or above ``fail_on`` remains."""
+        return self.summary["status"] == "fail"
+
+
+# -- targets ------------------------------------------------------------------------
+
+
+def _sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _display(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def resolve_targets(
+    targets: list[str], repo: Path | None
+) -> tuple[str | None, list[ScannedFile], str | None]:
+    """Files to scan: ``(dataset ref, files, digest of the registered shard list)``."""
+    if not targets:
+        raise UsageError("nothing to scan", hint="pass NAME@VERSION or one or more JSONL/Parquet paths")
+    files: list[ScannedFile] = []
+    ref: str | None = None
+    registered_digest: str | None = None
+    for target in targets:
+        path = Path(target)
+        if "@" in target and not path.exists():
+            if len(targets) > 1:
+                raise UsageError(
+                    f"{target}: a dataset reference cannot be mixed with other targets",
+                    hint="scan one NAME@VERSION at a time",
+                )
+            ref = target
+            found, registered_digest = _resolve_dataset(target, repo)
+            files.extend(found)
+            continue
+        if path.is_dir():
+            inside = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES)
+            )
+            if not inside:
+                raise UsageError(
+                    f"{target}: no .jsonl, .jsonl.gz, .jsonl.zst or .parquet files in the directory"
+                )
+            for p in inside:
+                files.append(_scanned(p))
+        elif path.is_file():
+            files.append(_scanned(path))
+        else:
+            raise UsageError(
+                f"{target}: no such file or directory",
+                hint="pass NAME@VERSION of a registered dataset (with --repo) or an existing path",
+            )
+    return ref, files, registered_digest
+
+
+def _scanned(path: Path, display: str | None = None, sha: str | None = None) -> ScannedFile:
+    full = str(path)
+    return ScannedFile(
+        path=display or _display(path),
+        full=full,
+        sha256=sha or _sha256_file(full),
+        bytes=path.stat().st_size,
+        format=detect_format(full),
+    )
+
+
+def _resolve_dataset(ref: str, repo: Path | None) -> tuple[list[ScannedFile], str]:
+    from ftpolicy.manifest import confine, find_repo_root, load_manifest
+
+    name, _, version = ref.partition("@")
+    root = repo if repo is not None else find_repo_root(Path.cwd())
+    rel = f"datasets/{name}/{version}.yaml"
+    if not (root / rel).is_file():
+        raise UsageError(
+            f"{ref}: no dataset manifest at {rel} in {root}",
+            hint="check the name and version, or pass --repo DIR",
+        )
+    manifest = load_manifest(root, rel)
+    out = []
+    digests = []
+    for i, shard in enumerate(manifest.data.get("shards", [])):
+        if "path" not in shard:
+            raise UsageError(
+                f"{rel}: shard {i} is remote ({shard.get('uri')}); only local shards can be scanned",
+                hint="download the shards and scan the files by path",
+            )
+        full = confine(root, shard["path"])
+        if not full.is_file():
+            raise UsageError(f"{rel}: shard {shard['path']} is missing", hint="fetch the dataset files first")
+        actual = _sha256_file(str(full))
+        if actual != shard["sha256"]:
+            raise ManifestError(
+                f"{shard['path']}: sha256 {actual} does not match the manifest ({shard['sha256']})",
+                hint="the shard changed after the dataset version was recorded; do not scan or train on it",
+            )
+        digests.append(actual)
+        out.append(_scanned(full, display=shard["path"], sha=actual))
+    return out, "sha256:" + hashlib.sha256("".join(d + "\n" for d in digests).encode()).hexdigest()
+
+
+# -- detectors ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _DetectorSpec:
+    """Picklable recipe for the record detectors of one scan (built again in each worker)."""
+
+    pack: dict[str, Any]
+    holdout: tuple[HoldoutItem, ...]
+    max_line_bytes: int
+    key: str = ""
+
+
+def build_detectors(spec: _DetectorSpec) -> list[RecordDetector]:
+    """The record detectors for a rule pack (and holdout, when given)."""
+    from ftpolicy.scan.dataset.approval import ApprovalBypassDetector
+    from ftpolicy.scan.dataset.injection import PromptInjectionDetector
+    from ftpolicy.scan.dataset.secrets import SecretDetector
+    from ftpolicy.scan.dataset.unicode import HiddenUnicodeDetector
+
+    data = spec.pack
+    disabled = frozenset(str(v) for v in data.get("disable", []) or [])
+
+    def section(name: str) -> dict[str, Any]:
+        value = data.get(name)
+        return value if isinstance(value, dict) else {}
+
+    detectors: list[RecordDetector] = [
+        SecretDetector(section("secret"), disabled),
+        ApprovalBypassDetector(section("approval-bypass"), disabled),
+        HiddenUnicodeDetector(section("hidden-unicode"), disabled),
+        PromptInjectionDetector(section("prompt-injection"), disabled),
+    ]
+    if spec.holdout:
+        detectors.append(ContaminationDetector(spec.holdout, section("contamination")))
+    return detectors
+
+
+def load_trigger_detector(config: dict[str, Any] | None) -> tuple[CorpusDetector | None, str | None]:
+    """The trigger detector, or ``(None, reason)`` when it cannot be loaded."""
+    try:
+        from ftpolicy.scan.dataset import trigger
+    except ImportError as exc:  # pragma: no cover - the module ships with ftpolicy
+        return None, f"trigger detection unavailable: {exc}"
+    cls = getattr(trigger, "TriggerDetector", None)
+    if cls is None:  # pragma: no cover
+        return None, "trigger detection unavailable: ftpolicy.scan.dataset.trigger has no TriggerDetector"
+    detector: CorpusDetector = cls(config)
+    return detector, None
+
+
+_WORKER_CACHE: dict[str, list[RecordDetector]] = {}
+
+
+@dataclass
+class _UnitResult:
+    findings: list[Finding]
+    records: int
+    malformed: int
+
+
+def _scan_records(
+    records: Iterator[Record | Finding], detectors: list[RecordDetector], corpus: CorpusDetector | None
+) -> _UnitResult:
+    findings: list[Finding] = []
+    count = 0
+    malformed = 0
+    for item in records:
+        if isinstance(item, Finding):
+            findings.append(item)
+            malformed += 1
+            continue
+        count += 1
+        for det in detectors:
+            findings.extend(det.scan(item))
+        if corpus is not None:
+            corpus.observe(item)
+    return _UnitResult(findings, count, malformed)
+
+
+def _worker(spec: _DetectorSpec, unit: Unit) -> _UnitResult:
+    key = spec.key
+    detectors = _WORKER_CACHE.get(key)
+    if detectors is None:
+        _WORKER_CACHE.clear()
+        detectors = build_detectors(spec)
+        _WORKER_CACHE[key] = detectors
+    return _scan_records(iter_records(unit, spec.max_line_bytes), detectors, None)
+
+
+# -- the scan -----------------------------------------------------------------------------
+
+
+def _sort_key(order: dict[str, int]) -> Callable[[Finding], tuple[Any, ...]]:
+    def key(f: Finding) -> tuple[Any, ...]:
+        return (
+            order.get(f.file or "", 1 << 30),
+            f.line or 0,
+            f.category or "",
+            f.rule_id,
+            str(f.properties.get("field", "")),
+            str(f.properties.get("offset", 0)).zfill(12),
+        )
+
+    return key
+
+
+def _with_fingerprint(f: Finding) -> Finding:
+    if f.properties.get("fingerprint"):
+        return f
+    p = f.properties
+    basis = f"{p.get('field', '')}\0{p.get('excerpt', '')}\0{p.get('trigger', '')}"
+    if f.category == MALFORMED:
+        basis = f"{f.line}\0{basis}"  # malformed lines have no content to anchor on
+    props = dict(f.properties)
+    props["fingerprint"] = fingerprint(f.rule_id, f.file, basis)
+    return replace(f, properties=props)
+
+
+def scan_dataset(targets: list[str], options: ScanOptions | None = None) -> ScanResult:
+    """Scan training files (or a registered dataset) and return findings and summary."""
+    options = options or ScanOptions()
+    started = time.time()
+    started_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    pack = load_rules(options.rules)
+    ref, files, registered_digest = resolve_targets(targets, options.repo)
+    holdout: Holdout | None = load_holdout(options.holdout, options.repo) if options.holdout else None
+    suppressions = load_baseline(options.baseline) if options.baseline else None
+
+    jobs = max(1, int(options.jobs))
+    spec = _DetectorSpec(
+        pack.data,
+        holdout.items if holdout else (),
+        options.max_line_bytes,
+        key=f"{pack.digest}:{holdout.ref if holdout else ''}:{len(holdout.items) if holdout else 0}",
+    )
+    units: list[Unit] = []
+    for f in files:
+        if jobs > 1:
+            units.extend(split_units(f.full, f.path, jobs))
+        else:
+            units.append(Unit(f.full, f.path, f.format))
+
+    corpus: CorpusDetector | None = None
+    trigger_reason: str | None = None
+    if options.triggers:
+        trig_cfg = dict(pack.section("trigger"))
+        trig_cfg.update(options.trigger_config or {})
+        trig_cfg.pop("rules", None)
+        corpus, trigger_reason = load_trigger_detector(trig_cfg or None)
+    else:
+        trigger_reason = "trigger detection switched off"
+
+    findings: list[Finding] = []
+    records = 0
+    malformed = 0
+    done = 0
+    if jobs == 1:
+        detectors = build_detectors(spec)
+        for unit in units:
+            res = _scan_records(iter_records(unit, options.max_line_bytes), detectors, corpus)
+            findings.extend(res.findings)
+            records += res.records
+            malformed += res.malformed
+            done += 1
+            if options.progress:
+                options.progress(done, len(units))
+    else:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures: list[Future[_UnitResult]] = [pool.submit(_worker, spec, u) for u in units]
+            if corpus is not None:
+                for unit in units:  # the corpus detector sees the merged stream, in order
+                    for item in iter_records(unit, options.max_line_bytes):
+                        if isinstance(item, Record):
+                            corpus.observe(item)
+            for fut in futures:
+                res = fut.result()
+                findings.extend(res.findings)
+                records += res.records
+                malformed += res.malformed
+                done += 1
+                if options.progress:
+                    options.progress(done, len(units))
+
+    trigger_summary: dict[str, Any] = {"available": corpus is not None, "suspected": []}
+    if corpus is not None:
+        result: CorpusResult = corpus.finish()
+        findings.extend(result.findings)
+        detail = dict(result.summary)
+        suspected = detail.pop("suspected_triggers", detail.pop("suspected", []))
+        trigger_summary["suspected"] = list(suspected)
+        trigger_summary["detail"] = detail
+    else:
+        trigger_summary["reason"] = trigger_reason or "trigger detection unavailable"
+
+    order = {f.path: i for i, f in enumerate(files)}
+    findings = sorted((_with_fingerprint(f) for f in findings), key=_sort_key(order))
+
+    outcome: BaselineOutcome | None = None
+    suppressed: list[Finding] = []
+    if suppressions is not None:
+        outcome = apply_baseline(findings, suppressions, options.today or dt.date.today())
+        findings, suppressed = outcome.findings, outcome.suppressed
+
+    from ftpolicy.scan.dataset.summary import build_summary
+
+    dataset_digest = registered_digest or (
+        "sha256:" + hashlib.sha256("".join(f.sha256 + "\n" for f in files).encode()).hexdigest()
+    )
+    summary = build_summary(
+        findings=findings,
+        files=[{"path": f.path, "sha256": f.sha256, "bytes": f.bytes, "format": f.format} for f in files],
+        ref=ref,
+        dataset_digest=dataset_digest,
+        pack=pack,
+        records=records,
+        malformed=malformed,
+        trigger=trigger_summary,
+        holdout=holdout,
+        baseline_file=str(options.baseline) if options.baseline else None,
+        outcome=outcome,
+        fail_on=options.fail_on,
+        jobs=jobs,
+        started_at=started_at,
+        duration=time.time() - started,
+        version=__version__,
+        categories=list(CATEGORIES) if holdout else [c for c in CATEGORIES if c != "contamination"],
+    )
+    return ScanResult(findings, suppressed, summary, pack, outcome, files)
+
+
+def failing(findings: list[Finding], fail_on: str) -> list[Finding]:
+    """Findings at or above ``fail_on`` (``never`` fails nothing)."""
+    if fail_on == "never":
+        return []
+    floor = SEVERITY_RANK[fail_on]
+    return [f for f in findings if SEVERITY_RANK.get(f.severity or "medium", 2) >= floor]

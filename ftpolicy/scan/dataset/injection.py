@@ -1,0 +1,139 @@
+"""Prompt injection: instructions aimed at the model hidden inside content.
+
+Rules (regular expressions in the ``prompt-injection`` rule pack) find override
+instructions ("ignore previous instructions"), role reassignment ("you are now DAN"),
+injected "new instructions" blocks and notes addressed to an AI reader, requests to hide
+things from the user, chat-template role headers inside content (``<|im_start|>system``,
+``[INST]``, ``### System:``) and exfiltration links (a markdown or HTML image, or a link
+built from conversation data, pointing at an external host with data in the query
+string; badge and avatar hosts are allowed).
+
+Discussion of prompt injection as a topic is not a finding: a match is skipped when its
+sentence carries a ``discussion`` cue ("prompt injection", "for example", "attackers",
+"detect", "what is" ...), or when the matched text is quoted and the field discusses the
+topic. Injected instructions in prompts (a ticket body, pasted tool output) are
+``medium``; in responses (the model trained to emit them) ``high``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from ftpolicy.report import Finding
+from ftpolicy.scan.dataset.approval import sentences
+from ftpolicy.scan.dataset.interface import Record, excerpt, fingerprint, make_finding
+
+CATEGORY = "prompt-injection"
+_LOWER = {"critical": "high", "high": "medium", "medium": "low", "low": "low"}
+_QUOTES = "\"'`“”‘’«»"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    rule_id: str
+    description: str
+    pattern: re.Pattern[str]
+    severity: str
+    exfiltration: bool
+
+
+class PromptInjectionDetector:
+    """Record detector for the ``prompt-injection`` category."""
+
+    category = CATEGORY
+
+    def __init__(self, section: dict[str, Any], disabled: frozenset[str] = frozenset()) -> None:
+        self.rules = []
+        for r in section.get("rules", []) or []:
+            if r.get("enabled", True) is False or f"{CATEGORY}/{r['id']}" in disabled:
+                continue
+            flags = re.I | (re.M if r.get("multiline") else 0)
+            if r["id"] == "role-spoof":
+                flags = re.M  # header case matters: "System:" vs "system:" in prose
+            self.rules.append(
+                _Rule(
+                    str(r["id"]),
+                    str(r.get("description", r["id"])),
+                    re.compile(r["pattern"], flags),
+                    str(r.get("severity", "high")),
+                    bool(r.get("exfiltration", False)),
+                )
+            )
+        cues = section.get("discussion", []) or []
+        self.discussion = re.compile("|".join(f"(?:{c})" for c in cues), re.I) if cues else None
+        self.allow_hosts = frozenset(
+            str(h).lower() for h in section.get("exfiltration_allow_hosts", []) or []
+        )
+
+    def _quoted(self, text: str, start: int, end: int) -> bool:
+        before = text[max(0, start - 3) : start]
+        after = text[end : end + 3]
+        if any(q in before for q in _QUOTES) and any(q in after for q in _QUOTES):
+            return True
+        # inside a quoted span on the same line
+        line_start = text.rfind("\n", 0, start) + 1
+        prefix = text[line_start:start]
+        return sum(prefix.count(q) for q in '"`“') % 2 == 1
+
+    def _discussed(self, text: str, start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+        if self.discussion is None:
+            return False
+        sent = next(((s, e) for s, e in spans if s <= start < e), (start, end))
+        blanked = text[sent[0] : start] + " " * (end - start) + text[end : sent[1]]
+        if self.discussion.search(blanked):
+            return True
+        return self._quoted(text, start, end) and bool(self.discussion.search(text))
+
+    def _external(self, url: str | None) -> bool:
+        if not url:
+            return False
+        try:
+            host = (urlsplit(url).hostname or "").lower()
+        except ValueError:
+            return True
+        if not host:
+            return False
+        return not any(host == h or host.endswith("." + h) for h in self.allow_hosts)
+
+    def scan(self, record: Record) -> Iterator[Finding]:
+        """Injected instructions in every field of ``record``."""
+        for field in record.fields:
+            text = field.text
+            spans: list[tuple[int, int]] | None = None
+            for rule in self.rules:
+                m = None
+                for cand in rule.pattern.finditer(text):
+                    if rule.exfiltration:
+                        gd = cand.groupdict()
+                        url = gd.get("url") or gd.get("url2")
+                        if url is not None and not self._external(url):
+                            continue
+                    if spans is None:
+                        spans = sentences(text)
+                    if self._discussed(text, cand.start(), cand.end(), spans):
+                        continue
+                    m = cand
+                    break
+                if m is None:
+                    continue
+                severity = rule.severity if field.role == "response" else _LOWER.get(rule.severity, "low")
+                yield make_finding(
+                    CATEGORY,
+                    rule.rule_id,
+                    f"{rule.description} in {field.role} ({field.path})",
+                    record,
+                    field,
+                    severity=severity,
+                    excerpt_text=excerpt(text, m.start(), m.end(), width=50),
+                    column=m.start() + 1,
+                    hint="remove the injected instruction from the record (or the record itself)",
+                    properties={
+                        "fingerprint": fingerprint(
+                            f"{CATEGORY}/{rule.rule_id}", record.file, m.group().lower()
+                        )
+                    },
+                )
