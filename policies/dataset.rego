@@ -1,0 +1,192 @@
+# Dataset manifests (datasets/NAME/VERSION.yaml): provenance, licences, untrusted
+# sources, immutability of published versions, lineage and shard digests.
+package ftpolicy.dataset
+
+import rego.v1
+
+import data.ftpolicy.lib
+
+# Without configuration every licence is refused and user-generated data is untrusted.
+_allowlist := input.config.datasets.licence_allowlist if {
+	is_array(input.config.datasets.licence_allowlist)
+} else := []
+
+_untrusted_kinds := input.config.datasets.untrusted_source_kinds if {
+	is_array(input.config.datasets.untrusted_source_kinds)
+} else := ["user-generated"]
+
+_provenance_fields := ["sources", "collected_by", "authors", "collection", "preprocessing", "change_summary"]
+
+# dataset/provenance-incomplete: every provenance question has an answer.
+deny contains v if {
+	some m in input.manifests
+	lib.subject(m, "dataset")
+	some field in _provenance_fields
+	not _recorded(m.data, field)
+	v := {
+		"rule": "dataset/provenance-incomplete",
+		"msg": sprintf("dataset %s@%s does not record '%s'", [m.data.name, m.data.version, field]),
+		"severity": "high",
+		"path": m.path,
+		"line": lib.line(m, [concat("", ["/", field]), ""]),
+		"hint": "record where the data came from, who collected it, when, and how it was processed",
+	}
+}
+
+# preprocessing may be an empty list (no step was applied) but must be written down.
+_recorded(doc, "preprocessing") if is_array(doc.preprocessing)
+
+_recorded(doc, field) if {
+	field != "preprocessing"
+	lib.has_value(doc, field)
+}
+
+deny contains v if {
+	some m in input.manifests
+	lib.subject(m, "dataset")
+	some i, source in m.data.sources
+	some field in ["name", "kind", "uri", "licence"]
+	not lib.has_value(source, field)
+	v := {
+		"rule": "dataset/provenance-incomplete",
+		"msg": sprintf("dataset %s@%s: source #%d does not record '%s'", [m.data.name, m.data.version, i + 1, field]),
+		"severity": "high",
+		"path": m.path,
+		"line": lib.line(m, [sprintf("/sources/%d", [i]), "/sources"]),
+		"hint": "every source needs a name, kind, uri and licence",
+	}
+}
+
+deny contains v if {
+	some m in input.manifests
+	lib.subject(m, "dataset")
+	some i, step in m.data.preprocessing
+	some field in ["tool", "version", "parameters_digest"]
+	not lib.has_value(step, field)
+	v := {
+		"rule": "dataset/provenance-incomplete",
+		"msg": sprintf("dataset %s@%s: preprocessing step #%d does not record '%s'", [m.data.name, m.data.version, i + 1, field]),
+		"severity": "high",
+		"path": m.path,
+		"line": lib.line(m, [sprintf("/preprocessing/%d", [i]), "/preprocessing"]),
+		"hint": "record the tool, its version and the digest of its parameters for every step",
+	}
+}
+
+# Messages join builtin results with concat, never sprintf %s: regopy 1.5 quotes strings
+# that builtins produced when sprintf formats them, so the engines would disagree.
+
+# dataset/untrusted-source: user-generated (or other configured) sources need an explicit
+# scan and a dataset review before the data may be used.
+deny contains v if {
+	some m in input.manifests
+	lib.subject(m, "dataset")
+	some i, source in m.data.sources
+	source.kind in _untrusted_kinds
+	ref := sprintf("%s@%s", [m.data.name, m.data.version])
+	some missing in _missing_reviews(ref)
+	v := {
+		"rule": "dataset/untrusted-source",
+		"msg": concat("", [
+			sprintf("dataset %s: source '%s' is %s data", [ref, source.name, source.kind]),
+			" and requires scan and dataset-review attestations (missing: ", missing, ")",
+		]),
+		"severity": "high",
+		"path": m.path,
+		"line": lib.line(m, [sprintf("/sources/%d/kind", [i]), sprintf("/sources/%d", [i])]),
+		"hint": "run the scan and dataset-review steps and record their attestations, or remove the source",
+	}
+}
+
+_missing_reviews(ref) := {concat(", ", sort(missing))} if {
+	missing := {step | some step in ["scan", "dataset-review"]; not lib.attested(ref, step)}
+	count(missing) > 0
+} else := set()
+
+# dataset/licence-not-allowed: every source licence is on the configured allowlist.
+deny contains v if {
+	some m in input.manifests
+	lib.subject(m, "dataset")
+	some i, source in m.data.sources
+	is_string(source.licence)
+	not source.licence in _allowlist
+	v := {
+		"rule": "dataset/licence-not-allowed",
+		"msg": concat("", [
+			sprintf("dataset %s@%s: source '%s' has licence '%s', which is not on the allowlist", [m.data.name, m.data.version, source.name, source.licence]),
+			" (", concat(", ", sort(_allowlist)), ")",
+		]),
+		"severity": "high",
+		"path": m.path,
+		"line": lib.line(m, [sprintf("/sources/%d/licence", [i]), sprintf("/sources/%d", [i])]),
+		"hint": "use data under an allowed licence, or have the security team add the licence to datasets.licence_allowlist in ftpolicy.yaml",
+	}
+}
+
+# dataset/immutable-version: a published version file is never edited, renamed or deleted.
+deny contains v if {
+	some c in input.git.changed
+	c.status in {"modified", "deleted", "renamed", "type-changed"}
+	published := _published_path(c)
+	regex.match(`^datasets/[^/]+/[^/]+\.yaml$`, published)
+	v := object.union(
+		{
+			"rule": "dataset/immutable-version",
+			"msg": sprintf("published dataset version %s was %s; dataset versions are immutable", [published, c.status]),
+			"severity": "high",
+			"path": c.path,
+			"hint": "restore the published file and add a new version (datasets/NAME/NEW.yaml with parent set to the old version)",
+		},
+		_changed_line(c),
+	)
+}
+
+_published_path(c) := c.old_path if c.status == "renamed"
+
+_published_path(c) := c.path if c.status != "renamed"
+
+# The line of the first top-level field that differs from the base version, when known.
+_changed_line(c) := {"line": min(lines)} if {
+	c.status == "modified"
+	some m in input.manifests
+	m.path == c.path
+	lines := {n | some key in _changed_keys(m); n := m.lines[concat("", ["/", key])]}
+	count(lines) > 0
+} else := {}
+
+_changed_keys(m) := {key | some key; value := m.data[key]; value != object.get(m.base.data, key, null)}
+
+# dataset/parent-missing: the parent version named by a dataset exists and is valid.
+deny contains v if {
+	some m in input.manifests
+	lib.subject(m, "dataset")
+	parent := m.data.parent
+	is_string(parent)
+	ref := sprintf("%s@%s", [m.data.name, parent])
+	not ref in lib.dataset_refs
+	v := {
+		"rule": "dataset/parent-missing",
+		"msg": sprintf(
+			"dataset %s@%s names parent version %s, but datasets/%s/%s.yaml does not exist or is not valid",
+			[m.data.name, m.data.version, parent, m.data.name, parent],
+		),
+		"severity": "high",
+		"path": m.path,
+		"line": lib.line(m, ["/parent"]),
+		"hint": "set parent to an existing version of this dataset, or to null for a first version",
+	}
+}
+
+# dataset/shard-digest-mismatch: shards present locally hash to the digest in the manifest.
+deny contains v if {
+	some s in input.shards_verified
+	s.match == false
+	v := {
+		"rule": "dataset/shard-digest-mismatch",
+		"msg": sprintf("shard %s has sha256 %s but the manifest pins %s", [s.path, s.actual, s.expected]),
+		"severity": "critical",
+		"path": s.manifest,
+		"line": s.line,
+		"hint": "the data changed after it was pinned: restore the reviewed shard, or publish a new dataset version",
+	}
+}

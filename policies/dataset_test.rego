@@ -1,0 +1,191 @@
+package ftpolicy.dataset_test
+
+import rego.v1
+
+import data.ftpolicy.dataset
+
+# Tests set input field by field (`with input.manifests as ...`): the embedded engine
+# (regopy 1.5) crashes on `with input as {...}` when the rule calls into another package.
+# Helper names carry a per-package prefix: regopy mixes up same-named functions of
+# different arity across packages.
+
+_ds_ds := {
+	"schema_version": 1,
+	"kind": "dataset",
+	"name": "chats",
+	"version": "2.0.0",
+	"record_format": "chat",
+	"parent": "1.0.0",
+	"change_summary": "more tickets",
+	"sources": [{"name": "helpdesk", "kind": "internal", "uri": "s3://corp/helpdesk", "licence": "internal"}],
+	"collected_by": "alice",
+	"authors": ["alice"],
+	"collection": {"start": "2026-01-01", "end": "2026-02-01"},
+	"preprocessing": [{"tool": "redact", "version": "1.0", "parameters_digest": "sha256:aa"}],
+	"shards": [{"path": "data/a.jsonl", "sha256": "ab", "bytes": 1, "records": 1, "format": "jsonl"}],
+}
+
+_ds_parent := json.patch(_ds_ds, [{"op": "replace", "path": "/version", "value": "1.0.0"}, {"op": "replace", "path": "/parent", "value": null}])
+
+_ds_m(doc, subject) := {
+	"path": sprintf("datasets/%s/%s.yaml", [doc.name, doc.version]),
+	"kind": "dataset",
+	"subject": subject,
+	"data": doc,
+	"lines": {"/sources/0/licence": 12, "/sources/0/kind": 11, "/parent": 7, "/collected_by": 14, "/change_summary": 8},
+}
+
+_ds_config := {"datasets": {"licence_allowlist": ["internal", "CC-BY-4.0"], "untrusted_source_kinds": ["user-generated"]}}
+
+_ds_with_parent(doc) := [_ds_m(doc, true), _ds_m(_ds_parent, false)]
+
+_ds_source(kind, licence) := [{"name": "src", "kind": kind, "uri": "https://example.invalid/src", "licence": licence}]
+
+# Bind every value to a local before `with`: regopy 1.5 ignores `with ... as data.rule`.
+_ds_run(manifests, config, changed, shards, attestations) := denies if {
+	denies := dataset.deny with input.manifests as manifests
+		with input.config as config
+		with input.git.changed as changed
+		with input.shards_verified as shards
+		with input.attestations as attestations
+}
+
+_ds_deny(manifests) := _ds_run(manifests, _ds_config, [], [], [])
+
+_ds_rules(denies) := {v.rule | some v in denies}
+
+test_clean_dataset_passes if {
+	count(_ds_deny(_ds_with_parent(_ds_ds))) == 0
+}
+
+test_referenced_manifests_are_not_judged if {
+	bad := json.patch(_ds_parent, [{"op": "replace", "path": "/collected_by", "value": ""}])
+	count(_ds_deny([_ds_m(bad, false)])) == 0
+}
+
+test_provenance_missing_collector if {
+	bad := json.patch(_ds_ds, [{"op": "remove", "path": "/collected_by"}])
+	some v in _ds_deny(_ds_with_parent(bad))
+	v.rule == "dataset/provenance-incomplete"
+	contains(v.msg, "collected_by")
+	v.path == "datasets/chats/2.0.0.yaml"
+}
+
+test_provenance_blank_source_licence if {
+	bad := json.patch(_ds_ds, [{"op": "replace", "path": "/sources", "value": _ds_source("internal", " ")}])
+	"dataset/provenance-incomplete" in _ds_rules(_ds_deny(_ds_with_parent(bad)))
+}
+
+test_provenance_preprocessing_step_incomplete if {
+	bad := json.patch(_ds_ds, [{"op": "remove", "path": "/preprocessing/0/parameters_digest"}])
+	some v in _ds_deny(_ds_with_parent(bad))
+	v.rule == "dataset/provenance-incomplete"
+	contains(v.msg, "parameters_digest")
+}
+
+test_provenance_empty_preprocessing_is_recorded if {
+	ok := json.patch(_ds_ds, [{"op": "replace", "path": "/preprocessing", "value": []}])
+	count(_ds_deny(_ds_with_parent(ok))) == 0
+}
+
+test_untrusted_source_needs_reviews if {
+	bad := json.patch(_ds_ds, [{"op": "replace", "path": "/sources", "value": _ds_source("user-generated", "internal")}])
+	some v in _ds_deny(_ds_with_parent(bad))
+	v.rule == "dataset/untrusted-source"
+	contains(v.msg, "requires scan and dataset-review attestations")
+	v.line == 11
+}
+
+test_untrusted_source_with_attestations_passes if {
+	ok := json.patch(_ds_ds, [{"op": "replace", "path": "/sources", "value": _ds_source("user-generated", "internal")}])
+	attestations := [
+		{"subject": "chats@2.0.0", "step": "scan", "verified": true},
+		{"subject": "chats@2.0.0", "step": "dataset-review", "verified": true},
+	]
+	denies := _ds_run(_ds_with_parent(ok), _ds_config, [], [], attestations)
+	count(denies) == 0
+}
+
+test_untrusted_source_with_one_attestation_still_denied if {
+	bad := json.patch(_ds_ds, [{"op": "replace", "path": "/sources", "value": _ds_source("user-generated", "internal")}])
+	attestations := [{"subject": "chats@2.0.0", "step": "scan", "verified": true}]
+	denies := _ds_run(_ds_with_parent(bad), _ds_config, [], [], attestations)
+	some v in denies
+	v.rule == "dataset/untrusted-source"
+	contains(v.msg, "missing: dataset-review")
+}
+
+test_untrusted_kinds_are_configurable if {
+	vendor := json.patch(_ds_ds, [{"op": "replace", "path": "/sources", "value": _ds_source("vendor", "internal")}])
+	count(_ds_deny(_ds_with_parent(vendor))) == 0
+	config := {"datasets": {"licence_allowlist": ["internal"], "untrusted_source_kinds": ["vendor"]}}
+	denies := _ds_run(_ds_with_parent(vendor), config, [], [], [])
+	"dataset/untrusted-source" in _ds_rules(denies)
+}
+
+test_licence_not_allowed if {
+	bad := json.patch(_ds_ds, [{"op": "replace", "path": "/sources/0/licence", "value": "CC-BY-NC-4.0"}])
+	some v in _ds_deny(_ds_with_parent(bad))
+	v.rule == "dataset/licence-not-allowed"
+	v.line == 12
+	contains(v.msg, "CC-BY-NC-4.0")
+}
+
+test_licence_allowlist_missing_refuses_all if {
+	denies := _ds_run(_ds_with_parent(_ds_ds), {}, [], [], [])
+	"dataset/licence-not-allowed" in _ds_rules(denies)
+}
+
+test_modified_published_version_denied if {
+	base := json.patch(_ds_ds, [{"op": "replace", "path": "/change_summary", "value": "original"}])
+	head := object.union(_ds_m(_ds_ds, true), {"base": {"data": base, "lines": {}}})
+	changed := [{"status": "modified", "path": "datasets/chats/2.0.0.yaml"}]
+	denies := _ds_run([head, _ds_m(_ds_parent, false)], _ds_config, changed, [], [])
+	some v in denies
+	v.rule == "dataset/immutable-version"
+	v.line == 8
+}
+
+test_deleted_and_renamed_versions_denied if {
+	changed := [
+		{"status": "deleted", "path": "datasets/chats/1.0.0.yaml"},
+		{"status": "renamed", "path": "datasets/chats/1.0.1.yaml", "old_path": "datasets/chats/1.0.0.yaml"},
+	]
+	denies := _ds_run([], _ds_config, changed, [], [])
+	paths := {v.path | some v in denies; v.rule == "dataset/immutable-version"}
+	paths == {"datasets/chats/1.0.0.yaml", "datasets/chats/1.0.1.yaml"}
+}
+
+test_added_version_is_not_an_edit if {
+	changed := [{"status": "added", "path": "datasets/chats/2.0.0.yaml"}, {"status": "modified", "path": "datasets/README.md"}]
+	denies := _ds_run(_ds_with_parent(_ds_ds), _ds_config, changed, [], [])
+	count(denies) == 0
+}
+
+test_parent_missing if {
+	some v in _ds_deny([_ds_m(_ds_ds, true)])
+	v.rule == "dataset/parent-missing"
+	v.line == 7
+	contains(v.msg, "datasets/chats/1.0.0.yaml")
+}
+
+test_first_version_has_no_parent if {
+	count(_ds_deny([_ds_m(_ds_parent, true)])) == 0
+}
+
+_ds_shard(actual) := [{
+	"manifest": "datasets/chats/2.0.0.yaml", "path": "data/a.jsonl", "pointer": "/shards/0/sha256",
+	"line": 30, "expected": "ab", "actual": actual, "match": actual == "ab",
+}]
+
+test_shard_digest_mismatch if {
+	denies := _ds_run(_ds_with_parent(_ds_ds), _ds_config, [], _ds_shard("cd"), [])
+	some v in denies
+	v.rule == "dataset/shard-digest-mismatch"
+	v.line == 30
+}
+
+test_shard_digest_match_passes if {
+	denies := _ds_run(_ds_with_parent(_ds_ds), _ds_config, [], _ds_shard("ab"), [])
+	count(denies) == 0
+}

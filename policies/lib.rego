@@ -1,0 +1,74 @@
+# Helpers shared by the default policy packages. No deny/warn rules live here.
+package ftpolicy.lib
+
+import rego.v1
+
+# A manifest under judgement: in a diff check the manifests touched by the change, in a
+# full check every manifest. Referenced manifests (a dataset's parent, an adapter's
+# datasets) are in input.manifests too, with subject false: they are context only.
+subject(m, kind) if {
+	m.kind == kind
+	m.subject == true
+}
+
+# The line of the first pointer in ptrs that the manifest has a line for, else 1.
+line(m, ptrs) := l if {
+	found := [n | some p in ptrs; n := m.lines[p]]
+	count(found) > 0
+	l := found[0]
+} else := 1
+
+# A field that is present and carries a value (not null, not blank, not an empty list/map).
+has_value(obj, key) if {
+	v := obj[key]
+	v != null
+	not _blank(v)
+}
+
+_blank(v) if {
+	is_string(v)
+	trim_space(v) == ""
+}
+
+_blank(v) if {
+	is_array(v)
+	count(v) == 0
+}
+
+_blank(v) if {
+	is_object(v)
+	count(v) == 0
+}
+
+# NAME@VERSION of every dataset manifest present and verified at head.
+dataset_refs contains ref if {
+	some m in input.manifests
+	m.kind == "dataset"
+	ref := sprintf("%s@%s", [m.data.name, m.data.version])
+}
+
+# Identities of verified attestations, for the rules that need them. Attestations are not
+# collected yet (a later release adds them), so these never hold today.
+attested(ref, step) if {
+	some a in input.attestations
+	a.subject == ref
+	a.step == step
+	a.verified == true
+}
+
+# Control-plane paths: files that decide what the gate enforces.
+control_plane(path) if path == "ftpolicy.yaml"
+
+control_plane(path) if {
+	some prefix in control_plane_prefixes
+	startswith(path, prefix)
+}
+
+control_plane_prefixes contains p if some p in {"identities/", "layouts/", "policies/"}
+
+control_plane_prefixes contains p if {
+	extra := input.config.engine.extra_policies
+	is_string(extra)
+	extra != ""
+	p := concat("", [trim_right(extra, "/"), "/"])
+}
