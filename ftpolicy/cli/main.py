@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("ftpolicy.cli.check_cmd:check", "Pull-request gate: evaluate policies on what changed."),
     "policy": ("ftpolicy.cli.policy_cmd:policy", "Run Rego unit tests and build OPA bundles."),
     "scan": ("ftpolicy.cli.scan_cmd:scan", "Scan datasets (and adapters) for poisoning and unsafe content."),
+    "keys": ("ftpolicy.cli.keys_cmd:keys", "Generate signing keys and register public keys in identities/."),
+    "layout": ("ftpolicy.cli.layout_cmd:layout", "Write and sign the fine-tuning pipeline's in-toto layout."),
+    "attest": ("ftpolicy.cli.attest_cmd:attest", "Attest a pipeline step (signed in-toto link)."),
+    "verify": ("ftpolicy.cli.verify_cmd:verify", "Verify an adapter's attestation chain before deploy."),
 }
 
 

@@ -1,0 +1,793 @@
+"""Verify the attestation chain of an adapter before it is deployed.
+
+:func:`verify_chain` checks, in order, and collects every failure with a stable code:
+
+1. the layout: present, signed by a key of an owner identity (``layout-signature``),
+   not expired (``layout-expired``);
+2. every link of the adapter and of the dataset it was trained on: valid DSSE signature
+   by a functionary key of its step (``link-signature``, ``unauthorised-functionary``),
+   a key listed in ``identities/`` (``key-unknown``) whose identity is in the step's
+   team, valid at the link's signing time (``key-revoked``, ``key-expired``,
+   ``key-not-yet-valid``), about this subject (``subject-mismatch``);
+3. thresholds counted by distinct identities, not keys (``step-missing``,
+   ``threshold-not-met``);
+4. in-toto's own verification (``in_toto.verifylib.in_toto_verify``) on the layout and
+   the links: artifact rules (``artifact-rule``) and its signature/threshold checks;
+5. completeness: each step that consumes the adapter (or the dataset) records all of its
+   files (``materials-incomplete``); the adapter manifest lists the trained files
+   (``manifest-mismatch``);
+6. the files on disk, which in-toto's step rules never re-hash: adapter files
+   (``artifact-missing``, ``artifact-mismatch``, ``artifact-extra``), dataset shards
+   present locally (``artifact-mismatch``), evidence files (``evidence-missing``,
+   ``evidence-digest``, ``evidence-invalid``).
+
+The result, :class:`ChainFacts`, holds one line per step (who, when, what) and, for the
+policy engine, :meth:`ChainFacts.to_policy_input` — only facts that verified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ftpolicy.attest.artifacts import sha256_file
+from ftpolicy.attest.evidence import EvidenceError, adapter_digest, check_evidence
+from ftpolicy.attest.layout import (
+    ADAPTER_STEPS,
+    DATASET_STEPS,
+    LayoutLoadError,
+    load_settings,
+    load_signed_layout,
+    owner_keyids,
+    signature_keyids,
+)
+from ftpolicy.attest.subject import Subject
+from ftpolicy.errors import FtpolicyError, UsageError
+from ftpolicy.identities import Keyring, format_time, load_keyring, parse_time, utcnow
+
+if TYPE_CHECKING:
+    from in_toto.models.layout import Layout, Step
+    from in_toto.models.link import Link
+
+FACTS_VERSION = "ftpolicy/chain-facts/v1"
+CLOCK_SKEW = dt.timedelta(minutes=5)
+_LINK_RE = re.compile(r"^(?P<step>.+)\.(?P<prefix>[0-9a-f]{8})\.link$")
+# steps that must record every adapter file the train step produced
+_ADAPTER_CONSUMERS = ("adapter-scan", "security-eval", "quality-eval", "security-approval", "promote")
+_EVIDENCE_PREFIX = "attestations/"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One reason the chain does not hold."""
+
+    code: str
+    message: str
+    step: str | None = None
+    path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Stable machine form."""
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.step:
+            out["step"] = self.step
+        if self.path:
+            out["path"] = self.path
+        return out
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """One link that verified: who signed which step, when, over what."""
+
+    step: str
+    subject: str
+    keyid: str
+    identity: str
+    teams: tuple[str, ...]
+    signed_at: str
+    link_path: str
+    materials: dict[str, str]  # name -> sha256
+    products: dict[str, str]
+    command: tuple[str, ...] = ()
+    evidence: dict[str, Any] | None = None  # {"path", "sha256", "data"} once verified
+
+    def to_dict(self) -> dict[str, Any]:
+        """The form used in the policy input and in ``--format json``."""
+        return {
+            "signer": self.keyid,
+            "identity": self.identity,
+            "teams": list(self.teams),
+            "time": self.signed_at,
+            "link": self.link_path,
+            "materials": dict(self.materials),
+            "products": dict(self.products),
+            "command": list(self.command),
+            "evidence": self.evidence,
+        }
+
+
+@dataclass
+class StepResult:
+    """A step of the layout and the attestations that count for it."""
+
+    name: str
+    subject: str
+    teams: tuple[str, ...]
+    threshold: int
+    attestations: list[Attestation] = field(default_factory=list)
+
+    @property
+    def identities(self) -> list[str]:
+        """Distinct identities that attested this step, sorted."""
+        return sorted({a.identity for a in self.attestations})
+
+
+@dataclass
+class ChainFacts:
+    """The outcome of :func:`verify_chain`: per-step facts and the failures."""
+
+    subject: str
+    dataset: str | None
+    layout_path: str | None = None
+    layout_expires: str | None = None
+    layout_signers: list[str] = field(default_factory=list)
+    steps: list[StepResult] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    adapter_files: dict[str, str] = field(default_factory=dict)
+    artifacts_checked: int = 0
+    bytes_hashed: int = 0
+    dataset_files_absent: list[str] = field(default_factory=list)
+    in_toto: str = "not run"
+
+    @property
+    def ok(self) -> bool:
+        """True when every check held."""
+        return not self.failures
+
+    def fail(self, code: str, message: str, *, step: str | None = None, path: str | None = None) -> None:
+        """Record a failure (each code/step/path once)."""
+        f = Failure(code, message, step, path)
+        if not any((g.code, g.step, g.path) == (f.code, f.step, f.path) for g in self.failures):
+            self.failures.append(f)
+
+    def has(self, *codes: str) -> bool:
+        """True when a failure with one of ``codes`` was recorded."""
+        return any(f.code in codes for f in self.failures)
+
+    @property
+    def adapter_digest(self) -> str | None:
+        """Digest of the trained adapter files (see :func:`ftpolicy.attest.evidence.adapter_digest`)."""
+        return adapter_digest(self.adapter_files) if self.adapter_files else None
+
+    def to_policy_input(self) -> dict[str, Any]:
+        """Verified facts for the policy input document (``input.attestations``).
+
+        Shape::
+
+            {"<subject>": {"verified": bool, "steps": {"<step>": [attestation, ...]}}, ...}
+
+        where each attestation is ``{signer, identity, teams, time, link, materials,
+        products, command, evidence: {path, sha256, data} | null}``. Only links that
+        verified appear; a chain with failures has ``verified: false``.
+        """
+        out: dict[str, Any] = {}
+        for step in self.steps:
+            entry = out.setdefault(step.subject, {"verified": self.ok, "steps": {}})
+            entry["steps"][step.name] = [a.to_dict() for a in step.attestations]
+        if self.subject in out:
+            out[self.subject]["adapter_digest"] = self.adapter_digest
+            out[self.subject]["adapter_files"] = dict(self.adapter_files)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--format json`` document (``ftpolicy/chain-facts/v1``)."""
+        return {
+            "version": FACTS_VERSION,
+            "subject": self.subject,
+            "dataset": self.dataset,
+            "ok": self.ok,
+            "layout": {
+                "path": self.layout_path,
+                "expires": self.layout_expires,
+                "signers": self.layout_signers,
+            },
+            "steps": [
+                {
+                    "name": s.name,
+                    "subject": s.subject,
+                    "teams": list(s.teams),
+                    "threshold": s.threshold,
+                    "identities": s.identities,
+                    "attestations": [a.to_dict() for a in s.attestations],
+                }
+                for s in self.steps
+            ],
+            "adapter_digest": self.adapter_digest,
+            "artifacts_checked": self.artifacts_checked,
+            "bytes_hashed": self.bytes_hashed,
+            "dataset_files_not_present": self.dataset_files_absent,
+            "in_toto": self.in_toto,
+            "failures": [f.to_dict() for f in self.failures],
+            "policies": "not evaluated (the ftpolicy.promotion policies are added with the policy engine)",
+        }
+
+
+class LinkFileError(FtpolicyError):
+    """A link file cannot be read or its signature does not verify."""
+
+    code = "link-invalid"
+
+
+def read_link_file(path: Path, *, verify_key: dict[str, Any] | None = None) -> Link:
+    """Read a DSSE (or Metablock) link file; with ``verify_key`` also check its signature."""
+    import securesystemslib.exceptions
+    from in_toto.exceptions import InvalidMetadata, SignatureVerificationError
+    from in_toto.models.link import Link
+    from in_toto.models.metadata import Metadata
+
+    try:
+        md = Metadata.load(str(path))
+        payload = md.get_payload()
+    except (
+        OSError,
+        InvalidMetadata,
+        securesystemslib.exceptions.FormatError,
+        ValueError,
+        KeyError,
+        TypeError,
+    ) as exc:
+        raise LinkFileError(f"{path.name}: not in-toto link metadata ({exc})") from None
+    if not isinstance(payload, Link):
+        raise LinkFileError(f"{path.name}: holds a {type(payload).__name__}, not a link")
+    if verify_key is not None:
+        try:
+            md.verify_signature(verify_key)
+        except (SignatureVerificationError, securesystemslib.exceptions.Error) as exc:
+            raise LinkFileError(
+                f"{path.name}: signature does not verify ({exc})", code="link-signature"
+            ) from None
+    return payload
+
+
+@dataclass
+class _Found:
+    rel: str
+    step: str
+    keyid: str | None
+    md: Any
+    link: Link | None
+    error: str | None
+
+
+def _link_files(root: Path, subject_dir: str) -> Iterator[tuple[str, Path]]:
+    folder = root / subject_dir
+    if folder.is_dir():
+        for p in sorted(folder.glob("*.link")):
+            if p.is_file():
+                yield f"{subject_dir}/{p.name}", p
+
+
+def _load_found(rel: str, path: Path) -> _Found:
+    import securesystemslib.exceptions
+    from in_toto.exceptions import InvalidMetadata
+    from in_toto.models.link import Link
+    from in_toto.models.metadata import Metadata
+
+    m = _LINK_RE.match(path.name)
+    step = m["step"] if m else path.name
+    try:
+        md = Metadata.load(str(path))
+        payload = md.get_payload()
+    except (
+        OSError,
+        InvalidMetadata,
+        securesystemslib.exceptions.FormatError,
+        ValueError,
+        KeyError,
+        TypeError,
+    ) as exc:
+        return _Found(rel, step, None, None, None, f"not in-toto link metadata ({exc})")
+    if not isinstance(payload, Link):
+        return _Found(rel, step, None, md, None, f"holds a {type(payload).__name__}, not a link")
+    keyids = signature_keyids(md)
+    if not m or len(keyids) != 1 or not keyids[0].startswith(m["prefix"]):
+        return _Found(rel, step, None, md, payload, "file name does not match its single signature's keyid")
+    if payload.name != step:
+        return _Found(
+            rel, step, keyids[0], md, payload, f"link is for step {payload.name!r}, file name says {step!r}"
+        )
+    return _Found(rel, step, keyids[0], md, payload, None)
+
+
+def _digests(artifacts: dict[str, Any]) -> dict[str, str]:
+    return {name: str(h.get("sha256", "")) for name, h in sorted(artifacts.items()) if isinstance(h, dict)}
+
+
+def _dataset_for(root: Path, subject: Subject, facts: ChainFacts) -> Subject | None:
+    from ftpolicy.manifest import load_manifest
+
+    if not (root / subject.manifest_path).is_file():
+        facts.fail(
+            "manifest-missing",
+            f"{subject.manifest_path} does not exist: cannot tell which dataset the adapter was trained on",
+            path=subject.manifest_path,
+        )
+        return None
+    try:
+        data = load_manifest(root, subject.manifest_path).data
+    except FtpolicyError as exc:
+        facts.fail("manifest-invalid", exc.diagnostics(), path=subject.manifest_path)
+        return None
+    refs = list(data.get("datasets") or [])
+    if len(refs) != 1:
+        facts.fail(
+            "chain-multiple-datasets",
+            f"{subject.manifest_path} lists {len(refs)} datasets; the attestation chain covers exactly one",
+            path=subject.manifest_path,
+        )
+        return None
+    name, _, version = str(refs[0]).partition("@")
+    return Subject("dataset", name, version)
+
+
+def verify_chain(
+    root: Path,
+    subject: Subject | str,
+    artifacts_dir: Path | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> ChainFacts:
+    """Verify the whole attestation chain of an adapter version; never raises for a broken chain.
+
+    ``artifacts_dir`` holds the adapter files and dataset shards under their
+    repository-relative names (default: the repository itself). Raises
+    :class:`~ftpolicy.errors.FtpolicyError` only when verification cannot start
+    (no repository, invalid identities or configuration).
+    """
+    subj = Subject.parse(subject) if isinstance(subject, str) else subject
+    if subj.kind != "adapter":
+        raise UsageError(
+            f"verify takes an adapter subject, not {subj}",
+            hint="run `ftpolicy verify adapter NAME@VERSION`",
+            code="verify.subject",
+        )
+    now = now or utcnow()
+    artifacts = artifacts_dir or root
+    settings = load_settings(root)
+    ring = load_keyring(root)
+    facts = ChainFacts(subject=str(subj), dataset=None)
+    dataset = _dataset_for(root, subj, facts)
+    facts.dataset = str(dataset) if dataset else None
+
+    try:
+        md, layout, layout_rel = load_signed_layout(root)
+    except LayoutLoadError as exc:
+        facts.fail(exc.code, exc.message, path=settings.path)
+        return facts
+    facts.layout_path = layout_rel
+    facts.layout_expires = str(layout.expires)
+    owner_key = _check_layout_signature(
+        md, layout_rel, settings.owners, owner_keyids(settings, ring), ring, now, facts
+    )
+    if owner_key is None:
+        return facts  # nothing signed by the owner can be trusted
+    try:
+        expires = parse_time(layout.expires, where=f"{layout_rel}: expires")
+    except FtpolicyError:
+        facts.fail("layout-invalid", f"{layout_rel}: unreadable expiry {layout.expires!r}", path=layout_rel)
+    else:
+        if expires <= now:
+            facts.fail(
+                "layout-expired",
+                f"{layout_rel} expired at {format_time(expires)}",
+                path=layout_rel,
+            )
+
+    subject_dirs = [subj.dir] + ([dataset.dir] if dataset else [])
+    found = [_load_found(rel, p) for d in subject_dirs for rel, p in _link_files(root, d)]
+    _check_links(layout, found, subj, dataset, ring, settings, now, facts)
+    _check_thresholds(facts)
+    _run_in_toto(root, md, owner_key, found, facts)
+    facts.adapter_files = _adapter_files(facts)
+    _check_coverage(facts)
+    _check_files(root, artifacts, subj, facts)
+    return facts
+
+
+def _check_layout_signature(
+    md: Any,
+    layout_rel: str,
+    owners: tuple[str, ...],
+    owner_ids: list[str],
+    ring: Keyring,
+    now: dt.datetime,
+    facts: ChainFacts,
+) -> dict[str, Any] | None:
+    from in_toto.exceptions import SignatureVerificationError
+
+    from ftpolicy.keys import public_key_dict
+
+    sig_ids = signature_keyids(md)
+    if not owners:
+        facts.fail("layout-signature", "ftpolicy.yaml names no layout owner (layout.owners)", path=layout_rel)
+        return None
+    why: list[str] = []
+    for keyid in sig_ids:
+        rec = ring.get(keyid)
+        if keyid not in owner_ids:
+            who = f"identity {rec.identity}" if rec else "a key not listed in identities/"
+            why.append(f"signed by {keyid[:8]} ({who}), not by a layout owner ({', '.join(owners)})")
+            continue
+        assert rec is not None
+        status = ring.key_valid_at(keyid, now)
+        if not status.ok:
+            why.append(status.message)
+            continue
+        key = public_key_dict(rec.key)
+        try:
+            md.verify_signature(key)
+        except (SignatureVerificationError, Exception) as exc:
+            why.append(f"signature by {keyid[:8]} ({rec.identity}) does not verify ({type(exc).__name__})")
+            continue
+        facts.layout_signers.append(rec.identity)
+        return key
+    if not sig_ids:
+        why.append("the layout is not signed")
+    facts.fail("layout-signature", f"{layout_rel}: " + "; ".join(why), path=layout_rel)
+    return None
+
+
+def _check_links(
+    layout: Layout,
+    found: list[_Found],
+    subj: Subject,
+    dataset: Subject | None,
+    ring: Keyring,
+    settings: Any,
+    now: dt.datetime,
+    facts: ChainFacts,
+) -> None:
+    from in_toto.exceptions import SignatureVerificationError
+
+    steps: dict[str, Step] = {s.name: s for s in layout.steps}
+    for step in layout.steps:
+        owner = str(dataset) if (step.name in DATASET_STEPS and dataset) else str(subj)
+        if step.name not in DATASET_STEPS and step.name not in ADAPTER_STEPS:
+            owner = str(subj)
+        facts.steps.append(
+            StepResult(step.name, owner, settings.teams_for_step(step.name), int(step.threshold))
+        )
+    results = {s.name: s for s in facts.steps}
+    for f in found:
+        if f.step not in steps:
+            continue  # not part of the layout: in-toto ignores it too
+        step = steps[f.step]
+        result = results[f.step]
+        if f.error or f.link is None or f.keyid is None:
+            facts.fail("link-invalid", f"{f.rel}: {f.error}", step=f.step, path=f.rel)
+            continue
+        keyid = f.keyid
+        if keyid not in step.pubkeys:
+            rec = ring.get(keyid)
+            who = (
+                f"{rec.identity} ({', '.join(rec.teams) or 'no team'})" if rec else "a key not in identities/"
+            )
+            facts.fail(
+                "unauthorised-functionary",
+                f"{f.rel}: signed by {keyid[:8]}, {who}, which is not a functionary of step {f.step}",
+                step=f.step,
+                path=f.rel,
+            )
+            continue
+        layout_key = layout.keys.get(keyid)
+        try:
+            f.md.verify_signature(layout_key)
+        except (SignatureVerificationError, Exception) as exc:
+            facts.fail(
+                "link-signature",
+                f"{f.rel}: signature does not verify ({type(exc).__name__})",
+                step=f.step,
+                path=f.rel,
+            )
+            continue
+        rec = ring.get(keyid)
+        if rec is None:
+            facts.fail(
+                "key-unknown",
+                f"{f.rel}: key {keyid[:8]} is not listed in identities/",
+                step=f.step,
+                path=f.rel,
+            )
+            continue
+        if result.teams and not set(result.teams) & set(rec.teams):
+            facts.fail(
+                "unauthorised-functionary",
+                f"{f.rel}: {rec.identity} is not in team {' or '.join(result.teams)} "
+                f"(teams: {', '.join(rec.teams) or 'none'})",
+                step=f.step,
+                path=f.rel,
+            )
+            continue
+        env = (f.link.environment or {}).get("ftpolicy") if isinstance(f.link.environment, dict) else None
+        env = env if isinstance(env, dict) else {}
+        if env.get("subject") != result.subject:
+            facts.fail(
+                "subject-mismatch",
+                f"{f.rel}: link is about {env.get('subject')!r}, expected {result.subject!r}",
+                step=f.step,
+                path=f.rel,
+            )
+            continue
+        try:
+            signed_at = parse_time(env.get("signed_at"), where=f"{f.rel}: signed_at")
+        except FtpolicyError:
+            facts.fail(
+                "link-invalid", f"{f.rel}: no signing time (environment.ftpolicy.signed_at)", step=f.step
+            )
+            continue
+        if signed_at > now + CLOCK_SKEW:
+            facts.fail("link-time", f"{f.rel}: signed in the future ({format_time(signed_at)})", step=f.step)
+            continue
+        status = ring.key_valid_at(keyid, signed_at)
+        if not status.ok:
+            facts.fail(status.reason or "key-invalid", f"{f.rel}: {status.message}", step=f.step, path=f.rel)
+            continue
+        result.attestations.append(
+            Attestation(
+                step=f.step,
+                subject=result.subject,
+                keyid=keyid,
+                identity=rec.identity,
+                teams=rec.teams,
+                signed_at=format_time(signed_at),
+                link_path=f.rel,
+                materials=_digests(f.link.materials),
+                products=_digests(f.link.products),
+                command=tuple(str(c) for c in f.link.command),
+            )
+        )
+
+
+def _check_thresholds(facts: ChainFacts) -> None:
+    for step in facts.steps:
+        distinct = step.identities
+        if not step.attestations:
+            if not any(f.step == step.name for f in facts.failures):
+                facts.fail(
+                    "step-missing", f"no attestation for step {step.name} of {step.subject}", step=step.name
+                )
+            elif step.threshold >= 1:
+                facts.fail(
+                    "threshold-not-met",
+                    f"step {step.name} needs {step.threshold} distinct identities, none verified",
+                    step=step.name,
+                )
+        elif len(distinct) < step.threshold:
+            keys = len(step.attestations)
+            facts.fail(
+                "threshold-not-met",
+                f"step {step.name} needs {step.threshold} distinct identities "
+                f"of team {' or '.join(step.teams)}, "
+                f"found {len(distinct)} ({', '.join(distinct)}) in {keys} link(s)",
+                step=step.name,
+            )
+
+
+def _run_in_toto(
+    root: Path, md: Any, owner_key: dict[str, Any], found: list[_Found], facts: ChainFacts
+) -> None:
+    """Run in-toto's reference verification over the layout and every link file found."""
+    import securesystemslib.exceptions
+    from in_toto import exceptions as ite
+    from in_toto.verifylib import in_toto_verify
+
+    tmp = Path(tempfile.mkdtemp(prefix="ftpolicy-links-"))
+    in_toto_log = logging.getLogger("in_toto")
+    level = in_toto_log.level
+    in_toto_log.setLevel(logging.CRITICAL)
+    try:
+        for f in found:
+            shutil.copyfile(root / f.rel, tmp / Path(f.rel).name)
+        try:
+            in_toto_verify(
+                md, {owner_key["keyid"]: owner_key}, link_dir_path=str(tmp), persist_inspection_links=False
+            )
+        except ite.RuleVerificationError as exc:
+            facts.in_toto = "failed"
+            text = str(exc)
+            m = re.search(r"expected_(materials|products)' of item '([^']+)'", text)
+            head = text.splitlines()[0] if text else "artifact rule failed"
+            where = f"step {m[2]} {m[1]}: " if m else ""
+            facts.fail("artifact-rule", f"{where}{head}", step=m[2] if m else None)
+        except ite.LayoutExpiredError:
+            facts.in_toto = "failed"
+            facts.fail("layout-expired", "in-toto: the layout has expired")
+        except (ite.LinkNotFoundError, ite.ThresholdVerificationError) as exc:
+            facts.in_toto = "failed"
+            if not facts.has(
+                "step-missing",
+                "threshold-not-met",
+                "unauthorised-functionary",
+                "link-signature",
+                "link-invalid",
+                "key-unknown",
+            ):
+                facts.fail("threshold-not-met", f"in-toto: {exc}")
+        except ite.SignatureVerificationError as exc:
+            facts.in_toto = "failed"
+            facts.fail("layout-signature", f"in-toto: {exc}")
+        except (ite.BadReturnValueError, securesystemslib.exceptions.Error, ValueError, KeyError) as exc:
+            facts.in_toto = "failed"
+            facts.fail("in-toto-error", f"in-toto: {type(exc).__name__}: {exc}")
+        else:
+            facts.in_toto = "passed"
+    finally:
+        in_toto_log.setLevel(level)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _step(facts: ChainFacts, name: str) -> StepResult | None:
+    return next((s for s in facts.steps if s.name == name), None)
+
+
+def _check_coverage(facts: ChainFacts) -> None:
+    """Each step consuming the adapter records all of its files (not, say, only its config)."""
+    want = set(facts.adapter_files)
+    if not want:
+        return
+    for name in _ADAPTER_CONSUMERS:
+        step = _step(facts, name)
+        for att in step.attestations if step else []:
+            missing = sorted(want - set(att.materials))
+            if missing:
+                facts.fail(
+                    "materials-incomplete",
+                    f"{att.link_path}: does not record {len(missing)} adapter file(s), e.g. {missing[0]}",
+                    step=name,
+                    path=att.link_path,
+                )
+
+
+def _adapter_files(facts: ChainFacts) -> dict[str, str]:
+    train = _step(facts, "train")
+    if not train or not train.attestations:
+        return {}
+    products = train.attestations[0].products
+    return {p: h for p, h in products.items() if not p.startswith(_EVIDENCE_PREFIX)}
+
+
+def _check_files(root: Path, artifacts: Path, subj: Subject, facts: ChainFacts) -> None:
+    train = _step(facts, "train")
+    manifest_rel = subj.manifest_path
+    adapter_files = {p: h for p, h in facts.adapter_files.items() if p != manifest_rel}
+    ignored = {manifest_rel}
+    signature_rel = _check_manifest_files(root, manifest_rel, adapter_files, facts)
+    if signature_rel:
+        ignored.add(signature_rel)
+    for name, want in adapter_files.items():
+        _rehash(artifacts / name, name, want, facts, required=True, step="train")
+    _check_extra(artifacts, adapter_files, ignored, facts)
+    if train and train.attestations:
+        for name, want in train.attestations[0].materials.items():
+            if name.startswith(_EVIDENCE_PREFIX):
+                continue
+            if (artifacts / name).is_file():
+                _rehash(artifacts / name, name, want, facts, required=False, step="train")
+            else:
+                facts.dataset_files_absent.append(name)
+    for step in facts.steps:
+        for att in list(step.attestations):
+            for name, want in att.products.items():
+                if name.startswith(_EVIDENCE_PREFIX):
+                    _check_evidence_file(root, step, att, name, want, facts)
+
+
+def _check_manifest_files(
+    root: Path, manifest_rel: str, adapter_files: dict[str, str], facts: ChainFacts
+) -> str | None:
+    from ftpolicy.manifest import load_manifest
+
+    if not (root / manifest_rel).is_file() or not adapter_files:
+        return None
+    try:
+        data = load_manifest(root, manifest_rel).data
+    except FtpolicyError:
+        return None  # already reported
+    listed = {str(f["path"]): str(f["sha256"]) for f in data.get("files", [])}
+    if listed != adapter_files:
+        diff = sorted(set(listed.items()) ^ set(adapter_files.items()))
+        facts.fail(
+            "manifest-mismatch",
+            f"{manifest_rel}: files differ from what the train step signed, e.g. {diff[0][0]}",
+            path=manifest_rel,
+        )
+    sig = data.get("signature")
+    return str(sig["path"]) if isinstance(sig, dict) and "path" in sig else None
+
+
+def _rehash(path: Path, name: str, want: str, facts: ChainFacts, *, required: bool, step: str) -> None:
+    if not path.is_file():
+        if required:
+            facts.fail(
+                "artifact-missing", f"{name}: not present under the artifacts folder", step=step, path=name
+            )
+        return
+    got = sha256_file(path)
+    facts.artifacts_checked += 1
+    facts.bytes_hashed += path.stat().st_size
+    if got != want:
+        facts.fail(
+            "artifact-mismatch",
+            f"{name}: sha256 {got[:12]}… on disk, {want[:12]}… signed at step {step}",
+            step=step,
+            path=name,
+        )
+
+
+def _check_extra(
+    artifacts: Path, adapter_files: dict[str, str], ignored: set[str], facts: ChainFacts
+) -> None:
+    names = [n for n in adapter_files if n not in ignored]
+    if not names:
+        return
+    common = os.path.commonpath([os.path.dirname(n) for n in names])
+    if len(Path(common).parts) < 3:  # e.g. adapters/NAME: other versions live there too
+        return
+    folder = artifacts / common
+    if not folder.is_dir():
+        return
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for fname in sorted(filenames):
+            rel = (Path(dirpath) / fname).relative_to(artifacts).as_posix()
+            if rel not in adapter_files and rel not in ignored:
+                facts.fail(
+                    "artifact-extra",
+                    f"{rel}: in the adapter folder but not among the files the train step signed",
+                    step="train",
+                    path=rel,
+                )
+
+
+def _check_evidence_file(
+    root: Path, step: StepResult, att: Attestation, name: str, want: str, facts: ChainFacts
+) -> None:
+    path = root / name
+    if not path.is_file():
+        facts.fail(
+            "evidence-missing",
+            f"{name}: evidence signed at step {step.name} is missing",
+            step=step.name,
+            path=name,
+        )
+        return
+    data = path.read_bytes()
+    import hashlib
+
+    got = hashlib.sha256(data).hexdigest()
+    if got != want:
+        facts.fail(
+            "evidence-digest",
+            f"{name}: edited after signing (sha256 {got[:12]}…, signed {want[:12]}… at step {step.name})",
+            step=step.name,
+            path=name,
+        )
+        return
+    try:
+        value = check_evidence(step.name, data, display=name, subject=Subject.parse(step.subject))
+    except EvidenceError as exc:
+        facts.fail("evidence-invalid", exc.message, step=step.name, path=name)
+        return
+    idx = step.attestations.index(att)
+    step.attestations[idx] = Attestation(
+        **{**att.__dict__, "evidence": {"path": name, "sha256": want, "data": value}}
+    )
