@@ -1,0 +1,441 @@
+"""Streaming SHA-256 of files with byte and record counts, several files in parallel.
+
+Each file is read once, in large chunks, into two reusable buffers (constant memory per
+file). SHA-256 runs in the worker thread (hashlib releases the GIL for large buffers)
+while a helper thread counts records in the same buffer, so hashing and counting overlap;
+files are spread over ``jobs`` worker threads.
+
+Records are counted in the same pass:
+
+* ``.jsonl``: non-empty lines. A line is empty when it holds nothing or only ``\\r``
+  (a blank CRLF line); a line of spaces counts, and record readers report it as malformed.
+* ``.jsonl.gz`` / ``.jsonl.zst``: the same, on the decompressed stream, while the SHA-256
+  and byte count cover the compressed bytes exactly as stored.
+* ``.parquet``: rows from the file's metadata (needs the ``parquet`` extra: pyarrow).
+* anything else: hashed only (``records`` is ``None``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import zlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, cast
+
+from ftpolicy.errors import ExitCode, FtpolicyError, Location, UsageError
+
+CHUNK_SIZE = 1 << 20  # 1 MiB: large enough that per-chunk overhead vanishes, small enough for L2
+SHARD_FORMATS = ("jsonl", "jsonl.gz", "jsonl.zst", "parquet")
+
+ProgressCallback = Callable[[int], None]
+"""Called with the number of bytes just read (from worker threads; must be thread-safe)."""
+
+
+class HashingError(FtpolicyError):
+    """A file could not be read or decoded while hashing it (corrupt archive, I/O error)."""
+
+    code = "hash.unreadable"
+    exit_code = ExitCode.VIOLATION
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    """SHA-256, size and record count of one file.
+
+    ``sha256`` is bare lower-case hex (as in dataset manifests); use :attr:`digest` for the
+    ``sha256:<hex>`` form. ``records`` is ``None`` for files that are not dataset shards.
+    """
+
+    path: Path
+    sha256: str
+    bytes: int
+    records: int | None
+    format: str | None = None
+
+    @property
+    def digest(self) -> str:
+        """``sha256:<hex>``."""
+        return f"sha256:{self.sha256}"
+
+
+def shard_format(path: str | os.PathLike[str]) -> str | None:
+    """The dataset shard format a file name implies (``jsonl``, ``jsonl.gz`` ...), or None."""
+    name = os.fspath(path).lower()
+    for fmt in ("jsonl.gz", "jsonl.zst", "jsonl", "parquet"):
+        if name.endswith("." + fmt):
+            return fmt
+    return None
+
+
+class LineCounter:
+    """Counts non-empty lines of a byte stream fed in chunks of any size.
+
+    Empty means no bytes, or only ``\\r``, between two ``\\n`` (or the stream's ends).
+
+    >>> c = LineCounter(); c.feed(b'{"a": 1}\\n\\n{"b"'); c.feed(b': 2}'); c.finish()
+    2
+    """
+
+    __slots__ = ("_state", "count")
+
+    # _state: what the unfinished current line holds so far.
+    _EMPTY, _CR, _CONTENT = 0, 1, 2
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._state = self._EMPTY
+
+    def feed(self, buf: bytes | bytearray, end: int | None = None) -> None:
+        """Count lines in ``buf[:end]`` (``buf`` is not copied)."""
+        if end is None:
+            end = len(buf)
+        if end <= 0:
+            return
+        find = buf.find
+        j = find(b"\n", 0, end)
+        state = self._state
+        if j < 0:  # no line ends here: extend the current line
+            if state == self._EMPTY:
+                self._state = self._CR if end == 1 and buf[0] == 13 else self._CONTENT
+            elif state == self._CR:
+                self._state = self._CONTENT
+            return
+        count = self.count
+        # The first newline ends the line carried over from the previous chunk.
+        if state == self._CONTENT or (state == self._CR and j > 0) or j > 1 or (j == 1 and buf[0] != 13):
+            count += 1
+        pos = j + 1
+        # Hot loop: memchr per line. A line is non-empty unless it is "" or "\r".
+        while True:
+            j = find(b"\n", pos, end)
+            if j < 0:
+                break
+            if j - pos > 1 or (j > pos and buf[pos] != 13):
+                count += 1
+            pos = j + 1
+        self.count = count
+        tail = end - pos
+        if tail == 0:
+            self._state = self._EMPTY
+        elif tail == 1 and buf[pos] == 13:
+            self._state = self._CR
+        else:
+            self._state = self._CONTENT
+
+    def finish(self) -> int:
+        """The total, counting a last line that has no trailing newline."""
+        return self.count + (1 if self._state == self._CONTENT else 0)
+
+
+class _HashingReader(io.RawIOBase):
+    """A raw reader that hashes and counts every byte read through it."""
+
+    def __init__(self, fh: io.FileIO, sha: Any, on_bytes: ProgressCallback | None) -> None:
+        super().__init__()
+        self._fh = fh
+        self._sha = sha
+        self._on_bytes = on_bytes
+        self.nbytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._fh.readinto(buffer)
+        if n:
+            with memoryview(buffer) as view:
+                self._sha.update(view[:n])
+            self.nbytes += n
+            if self._on_bytes is not None:
+                self._on_bytes(n)
+        return n or 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = CHUNK_SIZE
+        buf = bytearray(size)
+        n = self.readinto(buf)
+        del buf[n:]
+        return bytes(buf)
+
+    def drain(self, chunk_size: int) -> None:
+        """Hash whatever the decompressor did not read (trailing frames, padding)."""
+        buf = bytearray(chunk_size)
+        while self.readinto(buf):
+            pass
+
+
+def _display(path: Path, display: str | None) -> str:
+    return display if display is not None else os.fspath(path)
+
+
+def _open(path: Path, display: str | None) -> io.FileIO:
+    shown = _display(path, display)
+    try:
+        return open(path, "rb", buffering=0)
+    except FileNotFoundError:
+        raise UsageError(f"{shown}: no such file", code="file.not-found") from None
+    except IsADirectoryError:
+        raise UsageError(
+            f"{shown}: is a folder, not a file", hint="pass the shard files themselves"
+        ) from None
+    except PermissionError:
+        raise UsageError(f"{shown}: permission denied", code="file.unreadable") from None
+
+
+def _hash_plain(
+    fh: io.FileIO,
+    sha: Any,
+    counter: LineCounter | None,
+    helper: ThreadPoolExecutor | None,
+    chunk_size: int,
+    on_bytes: ProgressCallback | None,
+) -> int:
+    """Read ``fh`` to the end, hashing here and counting lines in ``helper`` (if any).
+
+    The roles are chosen for the GIL: ``sha.update`` releases it for the whole chunk, so
+    the helper thread, which needs it for the line count, runs during the hash instead of
+    after it. Two buffers alternate; a chunk's count must finish before its buffer is
+    read into again and before the next chunk's count starts (counting is ordered).
+    """
+    bufs = (bytearray(chunk_size), bytearray(chunk_size))
+    total = 0
+    pending: Future[None] | None = None
+    i = 0
+    try:
+        while True:
+            buf = bufs[i]
+            n = fh.readinto(buf)
+            if pending is not None:
+                pending.result()
+                pending = None
+            if not n:
+                break
+            total += n
+            if counter is not None:
+                if helper is not None:
+                    pending = helper.submit(counter.feed, buf, n)
+                else:
+                    counter.feed(buf, n)
+            with memoryview(buf) as view:
+                sha.update(view[:n] if n < chunk_size else view)
+            if on_bytes is not None:
+                on_bytes(n)
+            i ^= 1
+    finally:
+        if pending is not None:
+            pending.result()
+    return total
+
+
+def _count_decompressed(stream: Any, counter: LineCounter, chunk_size: int) -> None:
+    buf = bytearray(chunk_size)
+    while True:
+        n = stream.readinto(buf)
+        if not n:
+            return
+        counter.feed(buf, n)
+
+
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def zstd_frames_problem(path: Path) -> str | None:
+    """Why a .zst file is not a sequence of complete frames, or None (RFC 8878 framing only).
+
+    The zstandard decoder stops quietly at the end of a truncated frame; walking the frame
+    and block headers (a few seeks per MiB) tells a truncated file from a complete one.
+    """
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        pos = 0
+        while pos < size:
+            fh.seek(pos)
+            magic = fh.read(4)
+            if len(magic) < 4:
+                return f"truncated frame header at byte {pos}"
+            if magic[1:] == b"\x2a\x4d\x18" and magic[0] & 0xF0 == 0x50:  # skippable frame
+                length = fh.read(4)
+                if len(length) < 4:
+                    return f"truncated skippable frame at byte {pos}"
+                pos += 8 + int.from_bytes(length, "little")
+                continue
+            if magic != _ZSTD_MAGIC:
+                return f"no zstd frame at byte {pos}"
+            desc = fh.read(1)
+            if not desc:
+                return f"truncated frame header at byte {pos}"
+            d = desc[0]
+            single_segment = bool(d & 0x20)
+            fcs = (0, 2, 4, 8)[d >> 6] or (1 if single_segment else 0)
+            header = 5 + (0 if single_segment else 1) + (0, 1, 2, 4)[d & 3] + fcs
+            pos += header
+            while True:  # blocks
+                fh.seek(pos)
+                raw = fh.read(3)
+                if len(raw) < 3:
+                    return f"truncated block header at byte {pos}"
+                h = int.from_bytes(raw, "little")
+                last, kind, bsize = h & 1, (h >> 1) & 3, h >> 3
+                if kind == 3:
+                    return f"corrupt block header at byte {pos}"
+                pos += 3 + (1 if kind == 1 else bsize)
+                if pos > size:
+                    return f"truncated block at byte {pos - bsize}"
+                if last:
+                    break
+            if d & 0x04:  # content checksum
+                pos += 4
+            if pos > size:
+                return "truncated frame checksum"
+    return None
+
+
+def _parquet_rows(path: Path, shown: str) -> int:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise UsageError(
+            f"{shown}: counting Parquet rows needs pyarrow, which is not installed",
+            hint="install the extra: pip install 'ftpolicy[parquet]', or convert the shard to JSONL",
+            code="dependency.missing",
+        ) from None
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+        raise HashingError(
+            f"{shown}: not a readable Parquet file ({exc})", location=Location(shown)
+        ) from None
+
+
+def hash_file(
+    path: str | os.PathLike[str],
+    *,
+    count_records: bool = True,
+    chunk_size: int = CHUNK_SIZE,
+    on_bytes: ProgressCallback | None = None,
+    display: str | None = None,
+    _helper: ThreadPoolExecutor | None = None,
+) -> FileDigest:
+    """Hash one file (and count its records, see the module docstring).
+
+    ``display`` is how errors name the file (default: the path as given).
+    """
+    p = Path(path)
+    shown = _display(p, display)
+    fmt = shard_format(p)
+    sha = hashlib.sha256()
+    records: int | None = None
+    fh = _open(p, display)
+    own_helper = None
+    try:
+        if fmt in (None, "jsonl", "parquet") or not count_records:
+            counter = LineCounter() if (fmt == "jsonl" and count_records) else None
+            helper = _helper
+            if helper is None and counter is not None:
+                helper = own_helper = ThreadPoolExecutor(1, thread_name_prefix="ftpolicy-count")
+            nbytes = _hash_plain(fh, sha, counter, helper, chunk_size, on_bytes)
+            if counter is not None:
+                records = counter.finish()
+        else:
+            counter = LineCounter()
+            raw = _HashingReader(fh, sha, on_bytes)
+            try:
+                stream: Any
+                if fmt == "jsonl.gz":
+                    stream = gzip.GzipFile(fileobj=raw, mode="rb")
+                else:
+                    import zstandard
+
+                    stream = zstandard.ZstdDecompressor().stream_reader(
+                        cast(IO[bytes], raw), read_size=chunk_size, read_across_frames=True, closefd=False
+                    )
+                with stream:
+                    _count_decompressed(stream, counter, chunk_size)
+                raw.drain(chunk_size)
+                if fmt == "jsonl.zst":
+                    problem = zstd_frames_problem(p)
+                    if problem:
+                        raise OSError(problem)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise HashingError(
+                    f"{shown}: not a valid {fmt} file: {exc}",
+                    hint="the file is truncated or corrupt; recreate it from its source",
+                    location=Location(shown),
+                ) from None
+            except Exception as exc:
+                if type(exc).__module__.startswith("zstandard") or type(exc).__name__ == "ZstdError":
+                    raise HashingError(
+                        f"{shown}: not a valid {fmt} file: {exc}",
+                        hint="the file is truncated or corrupt; recreate it from its source",
+                        location=Location(shown),
+                    ) from None
+                raise
+            nbytes = raw.nbytes
+            records = counter.finish()
+    except OSError as exc:
+        raise HashingError(
+            f"{shown}: could not read: {exc.strerror or exc}", location=Location(shown)
+        ) from None
+    finally:
+        fh.close()
+        if own_helper is not None:
+            own_helper.shutdown()
+    if fmt == "parquet" and count_records:
+        records = _parquet_rows(p, shown)
+    return FileDigest(path=p, sha256=sha.hexdigest(), bytes=nbytes, records=records, format=fmt)
+
+
+def hash_files(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    jobs: int | None = None,
+    count_records: bool = True,
+    chunk_size: int = CHUNK_SIZE,
+    on_bytes: ProgressCallback | None = None,
+    displays: Sequence[str] | None = None,
+) -> list[FileDigest]:
+    """Hash several files in parallel; results come back in the order of ``paths``.
+
+    ``jobs`` is the number of files hashed at once (default: ``os.cpu_count()``). The
+    first failure (in ``paths`` order) is raised after the other files finish.
+    """
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    if displays is not None and len(displays) != len(paths):
+        raise ValueError("displays must match paths")
+    shown = list(displays) if displays is not None else [None] * len(paths)
+    if not paths:
+        return []
+    workers = min(jobs, len(paths))
+    # One line-counting helper per worker: each worker has at most one count in flight.
+    with (
+        ThreadPoolExecutor(workers, thread_name_prefix="ftpolicy-count") as helper,
+        ThreadPoolExecutor(workers, thread_name_prefix="ftpolicy-hash") as pool,
+    ):
+        futures = [
+            pool.submit(
+                hash_file,
+                p,
+                count_records=count_records,
+                chunk_size=chunk_size,
+                on_bytes=on_bytes,
+                display=d,
+                _helper=helper,
+            )
+            for p, d in zip(paths, shown, strict=True)
+        ]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
