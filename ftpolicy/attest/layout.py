@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftpolicy._internal.atomic import write_text_atomic
-from ftpolicy.errors import ConfigError, FtpolicyError, UsageError
+from ftpolicy.errors import ConfigError, ExitCode, FtpolicyError, UsageError
 from ftpolicy.identities import Keyring, format_time, load_keyring, utcnow
 
 if TYPE_CHECKING:
@@ -386,14 +386,14 @@ def sign_layout(
     rec = ring.get(keyid)
     if rec is None or rec.identity not in settings.owners:
         who = f"identity {rec.identity}" if rec else "no identity in identities/"
-        raise FtpolicyError(
+        raise LayoutSignError(
             f"key {keyid[:8]} belongs to {who}, not to a layout owner ({', '.join(settings.owners)})",
             hint="sign with a key of an identity listed in ftpolicy.yaml layout.owners",
             code="layout.not-owner",
         )
     status = ring.key_valid_at(keyid, now)
     if not status.ok:
-        raise FtpolicyError(status.message, hint="sign with a currently valid owner key", code="layout.key")
+        raise LayoutSignError(status.message, hint="sign with a currently valid owner key", code="layout.key")
     layout = read_draft(root)
     days = expires_days if expires_days is not None else settings.expires_days
     layout.expires = format_time(now + dt.timedelta(days=days))
@@ -403,6 +403,13 @@ def sign_layout(
     text = json.dumps(env.to_dict(), indent=2, sort_keys=True) + "\n"
     write_text_atomic(root / settings.path, text)
     return settings.path, layout.expires
+
+
+class LayoutSignError(FtpolicyError):
+    """The key given cannot sign the layout (not an owner's, or not valid now)."""
+
+    code = "layout.not-owner"
+    exit_code = ExitCode.VIOLATION
 
 
 class LayoutLoadError(FtpolicyError):

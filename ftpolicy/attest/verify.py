@@ -50,7 +50,7 @@ from ftpolicy.attest.layout import (
     signature_keyids,
 )
 from ftpolicy.attest.subject import Subject
-from ftpolicy.errors import FtpolicyError, UsageError
+from ftpolicy.errors import ExitCode, FtpolicyError, UsageError
 from ftpolicy.identities import Keyring, format_time, load_keyring, parse_time, utcnow
 
 if TYPE_CHECKING:
@@ -225,6 +225,7 @@ class LinkFileError(FtpolicyError):
     """A link file cannot be read or its signature does not verify."""
 
     code = "link-invalid"
+    exit_code = ExitCode.VIOLATION
 
 
 def read_link_file(path: Path, *, verify_key: dict[str, Any] | None = None) -> Link:
