@@ -7,9 +7,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from helpers.gitrepo import ScratchRepo
-
 from check_support import edit
+from helpers.gitrepo import ScratchRepo
 
 DS = "datasets/support-tickets/1.1.0.yaml"
 EVAL = "evals/security-holdout/2026.11.yaml"
