@@ -33,6 +33,8 @@ from ftpolicy.errors import ExitCode, FtpolicyError, Location, UsageError
 CHUNK_SIZE = 1 << 20  # 1 MiB: large enough that per-chunk overhead vanishes, small enough for L2
 SHARD_FORMATS = ("jsonl", "jsonl.gz", "jsonl.zst", "parquet")
 
+_OVERLAP: bool | None = None  # None: decide by core count (tests and benchmarks may force it)
+
 ProgressCallback = Callable[[int], None]
 """Called with the number of bytes just read (from worker threads; must be thread-safe)."""
 
@@ -322,6 +324,7 @@ def hash_file(
     on_bytes: ProgressCallback | None = None,
     display: str | None = None,
     _helper: ThreadPoolExecutor | None = None,
+    _overlap: bool = True,
 ) -> FileDigest:
     """Hash one file (and count its records, see the module docstring).
 
@@ -338,7 +341,7 @@ def hash_file(
         if fmt in (None, "jsonl", "parquet") or not count_records:
             counter = LineCounter() if (fmt == "jsonl" and count_records) else None
             helper = _helper
-            if helper is None and counter is not None:
+            if helper is None and counter is not None and _overlap:
                 helper = own_helper = ThreadPoolExecutor(1, thread_name_prefix="ftpolicy-count")
             nbytes = _hash_plain(fh, sha, counter, helper, chunk_size, on_bytes)
             if counter is not None:
@@ -416,9 +419,11 @@ def hash_files(
     if not paths:
         return []
     workers = min(jobs, len(paths))
-    # One line-counting helper per worker: each worker has at most one count in flight.
+    # Counting in a helper thread overlaps it with hashing, which pays off only while
+    # cores are idle; when every core already hashes a file, counting inline is cheaper.
+    overlap = workers < (os.cpu_count() or 1) if _OVERLAP is None else _OVERLAP
     with (
-        ThreadPoolExecutor(workers, thread_name_prefix="ftpolicy-count") as helper,
+        ThreadPoolExecutor(workers if overlap else 1, thread_name_prefix="ftpolicy-count") as helper,
         ThreadPoolExecutor(workers, thread_name_prefix="ftpolicy-hash") as pool,
     ):
         futures = [
@@ -429,7 +434,8 @@ def hash_files(
                 chunk_size=chunk_size,
                 on_bytes=on_bytes,
                 display=d,
-                _helper=helper,
+                _helper=helper if overlap else None,
+                _overlap=overlap,
             )
             for p, d in zip(paths, shown, strict=True)
         ]

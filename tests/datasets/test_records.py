@@ -119,3 +119,14 @@ def test_unknown_format_and_missing_file_are_usage_errors(tmp_path: Path) -> Non
         list(read_records(path, "audio"))
     with pytest.raises(UsageError, match="no such file"):
         list(read_records(tmp_path / "missing.jsonl"))
+
+
+def test_parquet_rows_are_records(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "train.parquet"
+    pq.write_table(pa.table({"instruction": ["a", "b"], "output": ["x", None]}), path)
+    (n1, r1), (n2, r2) = read_records(path, "instruction")
+    assert (n1, r1) == (1, {"instruction": "a", "output": "x"})
+    assert n2 == 2 and isinstance(r2, Malformed) and r2.reason == "'output' must be text"
+    assert hash_file(path).records == 2

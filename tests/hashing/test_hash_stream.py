@@ -204,3 +204,35 @@ def test_digest_forms() -> None:
     for bad in ("sha256:XYZ", empty, "md5:" + "0" * 32, "sha256:" + "A" * 64):
         with pytest.raises(UsageError):
             Digest.parse(bad)
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_counting_inline_or_in_a_helper_thread_agree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overlap: bool
+) -> None:
+    import ftpolicy.hashing.stream as stream
+
+    monkeypatch.setattr(stream, "_OVERLAP", overlap)
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"s{i}.jsonl"
+        p.write_bytes(jsonl(2000 + i) + b"\n\n")
+        paths.append(p)
+    for jobs in (1, 3):
+        digests = hash_files(paths, jobs=jobs, chunk_size=4096)
+        assert [d.records for d in digests] == [2000, 2001, 2002]
+        assert [d.sha256 for d in digests] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
+
+
+def test_zstd_framing_skippable_frames_checksums_and_truncation(tmp_path: Path) -> None:
+    data = random.Random(5).randbytes(300_000).hex().encode()  # ~600 kB: several 128 KiB blocks
+    body = b"".join(data[i : i + 99] + b"\n" for i in range(0, len(data), 99))
+    frame = zstandard.ZstdCompressor(level=1, write_checksum=True).compress(body)
+    skippable = (0x184D2A53).to_bytes(4, "little") + (5).to_bytes(4, "little") + b"meta!"
+    path = tmp_path / "framed.jsonl.zst"
+    path.write_bytes(skippable + frame + skippable)
+    assert hash_file(path).records == body.count(b"\n")
+    for cut in (len(skippable) + 3, len(skippable) + len(frame) // 2, len(skippable) + len(frame) - 2):
+        path.write_bytes((skippable + frame)[:cut])
+        with pytest.raises(HashingError, match=r"not a valid jsonl\.zst"):
+            hash_file(path)
