@@ -26,6 +26,7 @@ from typing import Any
 
 from ftpolicy.report import Finding
 from ftpolicy.scan.dataset.interface import Record, excerpt, fingerprint, make_finding
+from ftpolicy.scan.dataset.rules import KeywordIndex, merge_windows, windowed_finditer
 
 CATEGORY = "approval-bypass"
 
@@ -47,6 +48,7 @@ class _Rule:
     description: str
     pattern: re.Pattern[str]
     severity: str
+    keywords: tuple[str, ...] = ()
 
 
 def _union(patterns: list[str]) -> re.Pattern[str] | None:
@@ -80,10 +82,12 @@ class ApprovalBypassDetector:
                 str(r.get("description", r["id"])),
                 re.compile(r["pattern"], re.I),
                 str(r.get("severity", "high")),
+                tuple(str(k).lower() for k in r.get("keywords", []) or []),
             )
             for r in section.get("rules", []) or []
             if r.get("enabled", True) is not False and f"{CATEGORY}/{r['id']}" not in disabled
         ]
+        self.index = KeywordIndex([r.keywords for r in self.rules])
         self.negation = _union(list(section.get("negations", []) or []))
         self.weak_negation = _union(list(section.get("weak_negations", []) or []))
         self.recommendation = _union(list(section.get("recommendations", []) or []))
@@ -120,10 +124,18 @@ class ApprovalBypassDetector:
             if field.role not in self.roles:
                 continue
             text = field.text
+            hits = self.index.hits(text.lower())
             spans: list[tuple[int, int]] | None = None
             seen: list[tuple[int, int]] = []
-            for rule in self.rules:
-                for m in rule.pattern.finditer(text):
+            for i, rule in enumerate(self.rules):
+                if not rule.keywords:
+                    matches = list(rule.pattern.finditer(text))
+                else:
+                    where = hits.get(i)
+                    if where is None:
+                        continue
+                    matches = windowed_finditer(rule.pattern, text, merge_windows(where, len(text), 130, 130))
+                for m in matches:
                     start, end = m.span()
                     if any(s <= start < e for s, e in seen):
                         continue

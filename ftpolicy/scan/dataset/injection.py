@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from ftpolicy.report import Finding
 from ftpolicy.scan.dataset.approval import sentences
 from ftpolicy.scan.dataset.interface import Record, excerpt, fingerprint, make_finding
+from ftpolicy.scan.dataset.rules import KeywordIndex, merge_windows, windowed_finditer
 
 CATEGORY = "prompt-injection"
 _LOWER = {"critical": "high", "high": "medium", "medium": "low", "low": "low"}
@@ -39,6 +40,7 @@ class _Rule:
     pattern: re.Pattern[str]
     severity: str
     exfiltration: bool
+    keywords: tuple[str, ...] = ()
 
 
 class PromptInjectionDetector:
@@ -61,8 +63,10 @@ class PromptInjectionDetector:
                     re.compile(r["pattern"], flags),
                     str(r.get("severity", "high")),
                     bool(r.get("exfiltration", False)),
+                    tuple(str(k).lower() for k in r.get("keywords", []) or []),
                 )
             )
+        self.index = KeywordIndex([r.keywords for r in self.rules])
         cues = section.get("discussion", []) or []
         self.discussion = re.compile("|".join(f"(?:{c})" for c in cues), re.I) if cues else None
         self.allow_hosts = frozenset(
@@ -103,10 +107,18 @@ class PromptInjectionDetector:
         """Injected instructions in every field of ``record``."""
         for field in record.fields:
             text = field.text
+            hits = self.index.hits(text.lower())
             spans: list[tuple[int, int]] | None = None
-            for rule in self.rules:
+            for i, rule in enumerate(self.rules):
+                if not rule.keywords:
+                    cands = list(rule.pattern.finditer(text))
+                else:
+                    where = hits.get(i)
+                    if where is None:
+                        continue
+                    cands = windowed_finditer(rule.pattern, text, merge_windows(where, len(text), 130, 130))
                 m = None
-                for cand in rule.pattern.finditer(text):
+                for cand in cands:
                     if rule.exfiltration:
                         gd = cand.groupdict()
                         url = gd.get("url") or gd.get("url2")

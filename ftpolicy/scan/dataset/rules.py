@@ -147,6 +147,125 @@ def _check_regexes(data: dict[str, Any]) -> None:
                     ) from exc
 
 
+class KeywordIndex:
+    """Which rules' keywords occur in a text, and where: one pass for all rules.
+
+    Uses an Aho-Corasick automaton (``pyahocorasick``) when installed, so the cost is one
+    linear scan of the text whatever the number of keywords; without it, falls back to
+    ``str.find`` per keyword (same results, slower).
+    """
+
+    def __init__(self, groups: list[tuple[str, ...]]) -> None:
+        self.by_keyword: dict[str, list[int]] = {}
+        for i, keywords in enumerate(groups):
+            for k in keywords:
+                self.by_keyword.setdefault(k, []).append(i)
+        self._automaton: Any = None
+        try:
+            import ahocorasick
+        except ImportError:  # pragma: no cover - declared dependency
+            return
+        if self.by_keyword:
+            automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
+            for k, rules in self.by_keyword.items():
+                automaton.add_word(k, (len(k), tuple(rules)))
+            automaton.make_automaton()
+            self._automaton = automaton
+
+    def hits(self, low: str) -> dict[int, list[tuple[int, int]]]:
+        """Rule index -> ``(start, end)`` of every keyword occurrence in ``low``."""
+        out: dict[int, list[tuple[int, int]]] = {}
+        if self._automaton is not None:
+            grouped: dict[tuple[int, tuple[int, ...]], list[int]] = {}
+            for end, value in self._automaton.iter(low):
+                ends = grouped.get(value)
+                if ends is None:
+                    grouped[value] = [end]
+                else:
+                    ends.append(end)
+            for (length, rules), ends in grouped.items():
+                spans = [(e + 1 - length, e + 1) for e in ends]
+                for r in rules:
+                    if r in out:
+                        out[r].extend(spans)
+                    else:
+                        out[r] = list(spans)
+            return out
+        for k, owners in self.by_keyword.items():  # pragma: no cover - fallback
+            i = low.find(k)
+            while i >= 0:
+                for r in owners:
+                    out.setdefault(r, []).append((i, i + len(k)))
+                i = low.find(k, i + 1)
+        return out
+
+
+def merge_windows(spans: list[tuple[int, int]], n: int, before: int, after: int) -> list[tuple[int, int]]:
+    """Merged windows ``[start - before, end + after]`` around keyword spans (clamped to ``n``)."""
+    if not spans:
+        return []
+    spans = sorted(spans)
+    merged = [(max(0, spans[0][0] - before), min(n, spans[0][1] + after))]
+    for s, e in spans[1:]:
+        lo, hi = max(0, s - before), min(n, e + after)
+        if lo <= merged[-1][1]:
+            if hi > merged[-1][1]:
+                merged[-1] = (merged[-1][0], hi)
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def keyword_windows(
+    low: str, keywords: tuple[str, ...], before: int = 300, after: int = 300
+) -> list[tuple[int, int]]:
+    """Merged ``(start, end)`` windows of ``low`` around every occurrence of a keyword.
+
+    Rules run their regular expression only inside these windows: every rule's match
+    contains (or sits within ``before``/``after`` characters of) one of its keywords, so
+    the result is the same as scanning the whole text, at a fraction of the cost on long
+    records. An empty list means no keyword occurs.
+    """
+    hits: list[tuple[int, int]] = []
+    n = len(low)
+    for k in keywords:
+        i = low.find(k)
+        while i >= 0:
+            hits.append((max(0, i - before), min(n, i + len(k) + after)))
+            i = low.find(k, i + max(1, len(k)))
+    if not hits:
+        return []
+    hits.sort()
+    merged = [hits[0]]
+    for lo, hi in hits[1:]:
+        if lo <= merged[-1][1]:
+            if hi > merged[-1][1]:
+                merged[-1] = (merged[-1][0], hi)
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def windowed_finditer(
+    pattern: re.Pattern[str], text: str, windows: list[tuple[int, int]]
+) -> list[re.Match[str]]:
+    """Matches of ``pattern`` inside ``windows`` (de-duplicated, in text order)."""
+    if len(windows) == 1 and windows[0] == (0, len(text)):
+        return list(pattern.finditer(text))
+    out: list[re.Match[str]] = []
+    last_end = -1
+    n = len(text)
+    for lo, hi in windows:
+        if hi < n:  # do not cut a token in two at the window edge
+            j = text.find(" ", hi, hi + 256)
+            hi = j if j >= 0 else min(n, hi + 256)
+        for m in pattern.finditer(text, max(lo, last_end if last_end > lo else lo), hi):
+            if m.start() >= last_end:
+                out.append(m)
+                last_end = m.end()
+    return out
+
+
 def load_rules(extra_files: list[Path] | tuple[Path, ...] = ()) -> RulePack:
     """The default packs merged with ``extra_files`` (in order)."""
     data: dict[str, Any] = {}

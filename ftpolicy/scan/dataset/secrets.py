@@ -26,6 +26,7 @@ from typing import Any
 
 from ftpolicy.report import Finding
 from ftpolicy.scan.dataset.interface import Record, TextField, fingerprint, make_finding, redact
+from ftpolicy.scan.dataset.rules import KeywordIndex, merge_windows, windowed_finditer
 
 CATEGORY = "secret"
 LOWER_SEVERITY = {"critical": "high", "high": "medium", "medium": "low", "low": "low", "info": "info"}
@@ -90,6 +91,9 @@ class _Rule:
     generic: bool
     severity: str
     reject: re.Pattern[str] | None
+    require: tuple[str, ...] = ()
+    window: int = 300
+    window_before: int = 40
 
 
 class SecretDetector:
@@ -117,8 +121,13 @@ class SecretDetector:
                     generic=bool(raw.get("generic", False)),
                     severity=str(raw.get("severity", "high")),
                     reject=re.compile(raw["reject"]) if raw.get("reject") else None,
+                    require=tuple(str(k).lower() for k in raw.get("require", []) or []),
+                    window=int(raw.get("window", 300)),
+                    window_before=int(raw.get("window_before", 40)),
                 )
             )
+        self.index = KeywordIndex([r.keywords for r in self.rules])
+        self._all_keyed = all(r.keywords for r in self.rules)
         placeholders = section.get("placeholders", []) or []
         self.placeholder = (
             re.compile("|".join(f"(?:{p})" for p in placeholders), re.I) if placeholders else None
@@ -163,11 +172,24 @@ class SecretDetector:
     def find(self, text: str) -> list[tuple[_Rule, int, int, str]]:
         """``(rule, start, end, value)`` for each secret in ``text`` (non-overlapping)."""
         low = text.lower()
+        hits = self.index.hits(low)
         spans: list[tuple[_Rule, int, int, str]] = []
-        for rule in self.rules:
-            if rule.keywords and not any(k in low for k in rule.keywords):
-                continue
-            for m in rule.pattern.finditer(text):
+        for i in sorted(hits) if self._all_keyed else range(len(self.rules)):
+            rule = self.rules[i]
+            if rule.keywords:
+                where = hits.get(i)
+                if where is None:
+                    continue
+                if rule.require and not all(k in low for k in rule.require):
+                    continue
+                if rule.window > 0:
+                    windows = merge_windows(where, len(text), rule.window_before, rule.window)
+                    matches = windowed_finditer(rule.pattern, text, windows)
+                else:
+                    matches = list(rule.pattern.finditer(text))
+            else:
+                matches = list(rule.pattern.finditer(text))
+            for m in matches:
                 group = "secret"
                 if m.groupdict().get("secret") is None:
                     group = "secret2" if m.groupdict().get("secret2") is not None else ""
@@ -199,6 +221,11 @@ class SecretDetector:
                 return False
         if rule.generic:
             key = m.groupdict().get("key") or ""
+            if not key:
+                i = m.start()
+                while i > 0 and m.start() - i < 40 and (text[i - 1].isalnum() or text[i - 1] in "_.-"):
+                    i -= 1
+                key = text[i : m.start("secret")]
             if not self._generic_ok(key, value):
                 return False
         return True
