@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 _CTX = {"help_option_names": ["-h", "--help"]}
 _RECORD_FORMATS = ("chat", "instruction", "preference", "text")
+_PROGRESS_MIN_BYTES = 16 << 20  # smaller inputs hash in well under a second: no bar
 
 _repo_option = click.option(
     "--repo",
@@ -67,7 +68,7 @@ def _root(repo: Path | None) -> Path:
 @contextmanager
 def _progress(total: int, fmt: str, label: str) -> Iterator[Callable[[int], None] | None]:
     """A bytes progress bar on stderr when it is a terminal (never for JSON or in CI)."""
-    if fmt == "json" or not sys.stderr.isatty() or os.environ.get("CI") or total < (64 << 20):
+    if fmt == "json" or not sys.stderr.isatty() or os.environ.get("CI") or total < _PROGRESS_MIN_BYTES:
         yield None
         return
     from rich.console import Console

@@ -198,3 +198,47 @@ def test_console_script_exit_codes_without_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "dataset tickets@1 not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _run_on_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, bytes, bytes]:
+    """Run the console script with stderr on a pseudo-terminal; return code, stdout, terminal bytes."""
+    import pty
+    import select
+
+    script = Path(sys.executable).parent / "ftpolicy"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "ftpolicy"]
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([*cmd, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=follower, env=env)
+    os.close(follower)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break
+            seen += chunk
+        elif proc.poll() is not None:
+            break
+    out = proc.stdout.read() if proc.stdout else b""
+    code = proc.wait()
+    os.close(leader)
+    return code, out, seen
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_progress_bar_only_on_a_terminal_and_never_for_json(tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    with big.open("wb") as fh:  # 40 MiB of zeros (sparse, quick to make)
+        fh.truncate(40 << 20)
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_ACTIONS")}
+    env.update(COLUMNS="100", TERM="xterm")
+    code, out, term = _run_on_terminal(["dataset", "hash", str(big)], tmp_path, env)
+    assert code == 0 and out.split()[0].decode() == hashlib.sha256(bytes(40 << 20)).hexdigest()
+    assert b"hashing" in term  # the bar was drawn on the terminal, not on stdout
+    code, out, term = _run_on_terminal(["dataset", "hash", "--format", "json", str(big)], tmp_path, env)
+    assert code == 0 and json.loads(out)["files"][0]["bytes"] == 40 << 20
+    assert b"hashing" not in term
