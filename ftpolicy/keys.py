@@ -102,6 +102,28 @@ def public_key_dict(key: SSlibKey) -> dict[str, Any]:
     return data
 
 
+def golang_keyid(key: SSlibKey) -> str:
+    """The keyid in-toto-golang computes for the same public key when loading its PEM file.
+
+    in-toto-golang (v0.11) hashes ``keyid_hash_algorithms: [sha256, sha512]`` into the keyid
+    and keeps the PEM without its trailing newline, so its keyid differs from
+    securesystemslib's. Layout signatures are listed under both keyids (the signature bytes
+    are the same: a DSSE keyid is not signed) so both reference verifiers find them.
+    """
+    import hashlib
+
+    from securesystemslib.formats import encode_canonical
+
+    public = str(key.keyval.get("public", ""))
+    data = {
+        "keytype": key.keytype,
+        "scheme": key.scheme,
+        "keyid_hash_algorithms": ["sha256", "sha512"],
+        "keyval": {"public": public.strip()},
+    }
+    return hashlib.sha256(str(encode_canonical(data)).encode("utf-8")).hexdigest()
+
+
 def key_from_dict(data: dict[str, Any]) -> SSlibKey:
     """An :class:`SSlibKey` from a legacy key dict (the input is not consumed)."""
     from securesystemslib.signer import SSlibKey

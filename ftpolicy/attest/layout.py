@@ -372,6 +372,9 @@ def sign_layout(
     from ``layout.expires_days``).
     """
     from in_toto.models.metadata import Envelope
+    from securesystemslib.signer import Signature
+
+    from ftpolicy.keys import golang_keyid
 
     settings = load_settings(root)
     ring = load_keyring(root)
@@ -399,7 +402,10 @@ def sign_layout(
     layout.expires = format_time(now + dt.timedelta(days=days))
     layout.validate()
     env = Envelope.from_signable(layout)
-    env.create_signature(signer)
+    signature = env.create_signature(signer)
+    alias = golang_keyid(signer.public_key)  # type: ignore[arg-type]
+    if alias != signature.keyid:
+        env.signatures[alias] = Signature(alias, signature.signature)
     text = json.dumps(env.to_dict(), indent=2, sort_keys=True) + "\n"
     write_text_atomic(root / settings.path, text)
     return settings.path, layout.expires

@@ -404,6 +404,63 @@ def verify_chain(
     return facts
 
 
+@dataclass(frozen=True)
+class ExportedChain:
+    """A folder the reference in-toto tools can verify: layout, owner keys, links."""
+
+    layout: Path
+    owner_keys: tuple[Path, ...]
+    link_dir: Path
+
+    def in_toto_verify_args(self) -> list[str]:
+        """Arguments for ``in-toto-verify`` (Python reference CLI)."""
+        return [
+            "--layout",
+            str(self.layout),
+            "--verification-keys",
+            *map(str, self.owner_keys),
+            "--link-dir",
+            str(self.link_dir),
+        ]
+
+
+def export_chain(root: Path, subject: Subject | str, out_dir: Path) -> ExportedChain:
+    """Copy the layout, the layout owners' public keys and every link of the adapter's
+    chain (its own and its dataset's) into ``out_dir`` for in-toto-verify/in-toto-golang.
+
+    The reference tools check signatures, thresholds by key and artifact rules; the
+    identity checks (revocation, distinct people) and the re-hashing of files on disk are
+    ftpolicy's own and are not part of an export.
+    """
+    from ftpolicy.manifest import confine
+
+    subj = Subject.parse(subject) if isinstance(subject, str) else subject
+    settings = load_settings(root)
+    ring = load_keyring(root)
+    facts = ChainFacts(subject=str(subj), dataset=None)
+    dataset = _dataset_for(root, subj, facts)
+    if dataset is None:
+        raise UsageError(
+            facts.failures[0].message if facts.failures else f"cannot find the dataset of {subj}",
+            code="verify.export",
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    layout = out_dir / Path(settings.path).name
+    shutil.copyfile(confine(root, settings.path), layout)
+    keys: list[Path] = []
+    for owner in settings.owners:
+        for rec in ring.identity_keys(owner):
+            target = out_dir / f"owner-{owner}-{rec.keyid[:8]}.pub"
+            shutil.copyfile(confine(root, rec.public_key_path), target)
+            keys.append(target)
+    links = out_dir / "links"
+    links.mkdir(exist_ok=True)
+    for folder in (dataset.dir, subj.dir):
+        for _rel, path in _link_files(root, folder):
+            shutil.copyfile(path, links / path.name)
+    return ExportedChain(layout, tuple(keys), links)
+
+
 def _check_layout_signature(
     md: Any,
     layout_rel: str,
@@ -415,9 +472,10 @@ def _check_layout_signature(
 ) -> dict[str, Any] | None:
     from in_toto.exceptions import SignatureVerificationError
 
-    from ftpolicy.keys import public_key_dict
+    from ftpolicy.keys import golang_keyid, public_key_dict
 
-    sig_ids = signature_keyids(md)
+    aliases = {golang_keyid(rec.key) for rec in ring.keys.values()}
+    sig_ids = [k for k in signature_keyids(md) if k not in aliases or k in ring.keys]
     if not owners:
         facts.fail("layout-signature", "ftpolicy.yaml names no layout owner (layout.owners)", path=layout_rel)
         return None

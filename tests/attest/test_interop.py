@@ -1,0 +1,97 @@
+"""The chains ftpolicy writes verify with in-toto's reference tools (Python and Go)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ftpolicy.attest.verify import ExportedChain, export_chain
+
+from .conftest import ADAPTER, SHARDS, Chain, attest_adapter, attest_dataset
+
+IN_TOTO_VERIFY = Path(sys.executable).parent / "in-toto-verify"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def python_verify(exported: ExportedChain) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(IN_TOTO_VERIFY), *exported.in_toto_verify_args()],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def tampered_chain(governed: Chain) -> Chain:
+    """A shard modified after review and then trained on: the train link breaks the rules."""
+    attest_dataset(governed)
+    (governed.root / SHARDS[0]).write_text('{"messages": [{"role": "user", "content": "poison"}]}\n')
+    attest_adapter(governed)
+    return governed
+
+
+@pytest.mark.skipif(not IN_TOTO_VERIFY.exists(), reason="in-toto-verify is not installed next to python")
+def test_in_toto_verify_accepts_the_honest_chain(chain: Chain, tmp_path: Path) -> None:
+    proc = python_verify(export_chain(chain.root, ADAPTER, tmp_path / "export"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(not IN_TOTO_VERIFY.exists(), reason="in-toto-verify is not installed next to python")
+def test_in_toto_verify_rejects_a_shard_swapped_after_review(governed: Chain, tmp_path: Path) -> None:
+    chain = tampered_chain(governed)
+    proc = python_verify(export_chain(chain.root, ADAPTER, tmp_path / "export"))
+    assert proc.returncode == 1
+    assert "RuleVerificationError" in proc.stderr + proc.stdout
+    assert SHARDS[0] in proc.stderr + proc.stdout
+
+
+def go_in_toto() -> Path | None:
+    """Build (once, cached) or find in-toto-golang's CLI via scripts/ensure_in_toto_go.sh."""
+    script = REPO_ROOT / "scripts" / "ensure_in_toto_go.sh"
+    if shutil.which("go") is None or not script.exists():
+        return None
+    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False, timeout=900)
+    if proc.returncode != 0:
+        print(f"in-toto-golang unavailable: {proc.stderr.strip()[-500:]}")
+        return None
+    path = Path(proc.stdout.strip().splitlines()[-1])
+    return path if path.is_file() and os.access(path, os.X_OK) else None
+
+
+@pytest.fixture(scope="session")
+def go_binary() -> Path:
+    path = go_in_toto()
+    if path is None:
+        pytest.skip(
+            "in-toto-golang could not be built (no Go toolchain or module proxy); see the printed reason"
+        )
+    return path
+
+
+def go_verify(binary: Path, exported: ExportedChain) -> subprocess.CompletedProcess[str]:
+    args = [str(binary), "verify", "--layout", str(exported.layout), "--link-dir", str(exported.link_dir)]
+    for key in exported.owner_keys:
+        args += ["--layout-keys", str(key)]
+    return subprocess.run(args, capture_output=True, text=True, check=False, timeout=120)
+
+
+@pytest.mark.slow
+def test_in_toto_golang_accepts_the_honest_chain(chain: Chain, tmp_path: Path, go_binary: Path) -> None:
+    proc = go_verify(go_binary, export_chain(chain.root, ADAPTER, tmp_path / "export"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_in_toto_golang_rejects_a_shard_swapped_after_review(
+    governed: Chain, tmp_path: Path, go_binary: Path
+) -> None:
+    chain = tampered_chain(governed)
+    proc = go_verify(go_binary, export_chain(chain.root, ADAPTER, tmp_path / "export"))
+    assert proc.returncode != 0
+    assert SHARDS[0] in proc.stdout + proc.stderr
