@@ -6,7 +6,7 @@
 ('9f86d0...', 1048576, 2048)
 
 Files are read once in 1 MiB chunks with constant memory per file and hashed in
-parallel threads (``jobs``, default ``os.cpu_count()``); see :mod:`ftpolicy.hashing.stream`
+parallel threads (``jobs``, default: the CPUs available); see :mod:`ftpolicy.hashing.stream`
 for how records are counted per format.
 """
 

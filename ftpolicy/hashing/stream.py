@@ -66,6 +66,14 @@ class FileDigest:
         return f"sha256:{self.sha256}"
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
 def shard_format(path: str | os.PathLike[str]) -> str | None:
     """The dataset shard format a file name implies (``jsonl``, ``jsonl.gz`` ...), or None."""
     name = os.fspath(path).lower()
@@ -406,11 +414,11 @@ def hash_files(
 ) -> list[FileDigest]:
     """Hash several files in parallel; results come back in the order of ``paths``.
 
-    ``jobs`` is the number of files hashed at once (default: ``os.cpu_count()``). The
+    ``jobs`` is the number of files hashed at once (default: the CPUs available). The
     first failure (in ``paths`` order) is raised after the other files finish.
     """
     if jobs is None:
-        jobs = os.cpu_count() or 1
+        jobs = available_cpus()
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
     if displays is not None and len(displays) != len(paths):
@@ -421,7 +429,7 @@ def hash_files(
     workers = min(jobs, len(paths))
     # Counting in a helper thread overlaps it with hashing, which pays off only while
     # cores are idle; when every core already hashes a file, counting inline is cheaper.
-    overlap = workers < (os.cpu_count() or 1) if _OVERLAP is None else _OVERLAP
+    overlap = workers < available_cpus() if _OVERLAP is None else _OVERLAP
     with (
         ThreadPoolExecutor(workers if overlap else 1, thread_name_prefix="ftpolicy-count") as helper,
         ThreadPoolExecutor(workers, thread_name_prefix="ftpolicy-hash") as pool,
