@@ -117,7 +117,9 @@ sha256 and bytes are those of the file as stored), rows of .parquet (needs
 pyarrow: pip install 'ftpolicy[parquet]'); '-' for other files."""
 
 
-@dataset.command("hash", epilog=HASH_EPILOG, context_settings=_CTX)
+@dataset.command(
+    "hash", epilog=HASH_EPILOG, context_settings=_CTX, short_help="SHA-256, bytes and records of files."
+)
 @_format_option()
 @_jobs_option
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -174,7 +176,7 @@ Exit codes: 0 written, 1 version exists / shard outside the repository,
 2 usage error (bad option, missing file, unknown --parent)."""
 
 
-@dataset.command("add", epilog=ADD_EPILOG, context_settings=_CTX)
+@dataset.command("add", epilog=ADD_EPILOG, context_settings=_CTX, short_help="Record a new dataset version.")
 @click.argument("name")
 @click.option("--version", "version", required=True, metavar="V", help="New version label, e.g. 1.1.0.")
 @click.option(
@@ -191,8 +193,8 @@ Exit codes: 0 written, 1 version exists / shard outside the repository,
     multiple=True,
     required=True,
     metavar="SPEC",
-    help="kind=internal|vendor|public|user-generated,uri=URI,licence=LICENCE[,name=NAME]"
-    "[,description=TEXT]; repeat for each source. name defaults to the dataset name.",
+    help="kind=KIND,uri=URI,licence=LICENCE[,name=NAME][,description=TEXT] where KIND is internal, "
+    "vendor, public or user-generated; repeat for each source (name defaults to the dataset name).",
 )
 @click.option("--collected-by", required=True, metavar="ID", help="Identity that collected the data.")
 @click.option(
@@ -314,7 +316,9 @@ Exit codes: 0 diff printed, 1 a shard does not match its manifest,
 2 usage error (unknown version, remote shard)."""
 
 
-@dataset.command("diff", epilog=DIFF_EPILOG, context_settings=_CTX)
+@dataset.command(
+    "diff", epilog=DIFF_EPILOG, context_settings=_CTX, short_help="Record-level change between two versions."
+)
 @click.argument("old", metavar="NAME@V1")
 @click.argument("new", metavar="NAME@V2")
 @_repo_option
