@@ -416,6 +416,9 @@ def add_dataset_version(
     digests = hash_files(
         [real for _, real in resolved], jobs=jobs, on_bytes=on_bytes, displays=[r for r, _ in resolved]
     )
+    for rel, real in resolved:
+        warnings.extend(_sample_warnings(rel, real, record_format))
+    warnings.extend(_identity_warnings(root, [collected_by, *authors]))
     doc = build_manifest(
         name=name,
         version=version,
@@ -448,6 +451,40 @@ def add_dataset_version(
     except FileExistsError:
         raise _exists(name, version, rel_manifest) from None
     return AddResult(path=rel_manifest, manifest=doc, shards=tuple(digests), warnings=tuple(warnings))
+
+
+SAMPLE_RECORDS = 50
+
+
+def _sample_warnings(rel: str, real: Path, record_format: str) -> list[str]:
+    """A warning when the first records of a shard do not fit ``record_format``."""
+    from itertools import islice
+
+    from ftpolicy.datasets.records import Malformed, read_records
+
+    if shard_format(rel) == "parquet":
+        return []
+    bad = [
+        (n, r)
+        for n, r in islice(read_records(real, record_format), SAMPLE_RECORDS)
+        if isinstance(r, Malformed)
+    ]
+    if not bad:
+        return []
+    line, first = bad[0]
+    return [
+        f"{rel}:{line}: {first.reason}; {len(bad)} of the first {SAMPLE_RECORDS} records do not fit "
+        f"--record-format {record_format} (run `ftpolicy scan dataset` for the full picture)"
+    ]
+
+
+def _identity_warnings(root: Path, identities: Sequence[str]) -> list[str]:
+    """Warnings for identities that have no file under identities/ (when that folder exists)."""
+    folder = root / "identities"
+    if not folder.is_dir():
+        return []
+    missing = sorted({i for i in identities if not (folder / f"{i}.yaml").is_file()})
+    return [f"identity '{i}' has no identities/{i}.yaml; policies will not know who that is" for i in missing]
 
 
 def _exists(name: str, version: str, rel: str) -> ImmutableVersionError:

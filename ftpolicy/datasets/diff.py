@@ -268,11 +268,21 @@ class _Version:
     shards: tuple[tuple[str, Path], ...]  # (repo-relative path, real path)
 
 
-def _load_version(
-    root: Path, name: str, version: str, jobs: int | None, on_bytes: ProgressCallback | None
-) -> _Version:
+@dataclass(frozen=True)
+class _ShardCheck:
+    ref: str
+    manifest_path: str
+    index: int
+    path: str
+    real: Path
+    sha256: str
+    size: int
+    line: int | None
+    column: int | None
+
+
+def _load_version(root: Path, name: str, version: str) -> tuple[_Version, list[_ShardCheck]]:
     from ftpolicy.datasets.add import existing_versions, manifest_path
-    from ftpolicy.errors import Location
     from ftpolicy.manifest import confine, load_manifest
 
     rel = manifest_path(name, version)
@@ -285,7 +295,8 @@ def _load_version(
         )
     manifest = load_manifest(root, rel)
     data = manifest.data
-    local: list[tuple[int, str, Path, dict[str, Any]]] = []
+    ref = f"{name}@{version}"
+    checks: list[_ShardCheck] = []
     for i, shard in enumerate(data["shards"]):
         if "path" not in shard:
             raise UsageError(
@@ -296,34 +307,55 @@ def _load_version(
         real = confine(root, shard["path"])
         if not real.is_file():
             raise ShardMismatchError(
-                f"shard {shard['path']} of {name}@{version} is missing",
+                f"shard {shard['path']} of {ref} is missing",
                 hint="restore the file (git checkout / fetch the data) so it can be verified",
                 location=manifest.location(f"/shards/{i}/path"),
             )
-        local.append((i, shard["path"], real, shard))
-    digests = hash_files(
-        [r for _, _, r, _ in local], jobs=jobs, on_bytes=on_bytes, displays=[p for _, p, _, _ in local]
-    )
-    for (i, path, _, shard), d in zip(local, digests, strict=True):
-        if d.sha256 != shard["sha256"] or d.bytes != shard["bytes"]:
-            what = (
-                f"sha256 is {d.sha256[:16]}..., the manifest pins {shard['sha256'][:16]}..."
-                if d.sha256 != shard["sha256"]
-                else f"size is {d.bytes} bytes, the manifest says {shard['bytes']}"
+        loc = manifest.location(f"/shards/{i}/sha256")
+        checks.append(
+            _ShardCheck(
+                ref, rel, i, shard["path"], real, shard["sha256"], shard["bytes"], loc.line, loc.column
             )
-            loc = manifest.location(f"/shards/{i}/sha256")
-            raise ShardMismatchError(
-                f"shard {path} does not match {name}@{version}: {what}",
-                hint="the data changed after the version was recorded; restore it, "
-                "or record the change as a new version with `ftpolicy dataset add`",
-                location=Location(rel, loc.line, loc.column, loc.pointer),
-            )
-    return _Version(
-        ref=f"{name}@{version}",
+        )
+    version_info = _Version(
+        ref=ref,
         manifest_path=rel,
         record_format=data["record_format"],
-        shards=tuple((p, r) for _, p, r, _ in local),
+        shards=tuple((c.path, c.real) for c in checks),
     )
+    return version_info, checks
+
+
+def verify_shards(
+    checks: list[_ShardCheck], jobs: int | None = None, on_bytes: ProgressCallback | None = None
+) -> None:
+    """Hash every distinct shard file once and compare with what its manifest pins."""
+    from ftpolicy.errors import Location
+
+    unique: dict[Path, str] = {}
+    for c in checks:
+        unique.setdefault(c.real, c.path)
+    digests = dict(
+        zip(
+            unique,
+            hash_files(list(unique), jobs=jobs, on_bytes=on_bytes, displays=list(unique.values())),
+            strict=True,
+        )
+    )
+    for c in checks:
+        d = digests[c.real]
+        if d.sha256 != c.sha256 or d.bytes != c.size:
+            what = (
+                f"sha256 is {d.sha256[:16]}..., the manifest pins {c.sha256[:16]}..."
+                if d.sha256 != c.sha256
+                else f"size is {d.bytes} bytes, the manifest says {c.size}"
+            )
+            raise ShardMismatchError(
+                f"shard {c.path} does not match {c.ref}: {what}",
+                hint="the data changed after the version was recorded; restore it, "
+                "or record the change as a new version with `ftpolicy dataset add`",
+                location=Location(c.manifest_path, c.line, c.column, f"/shards/{c.index}/sha256"),
+            )
 
 
 def _records(v: _Version) -> Iterator[tuple[int, str, int, dict[str, Any] | Malformed]]:
@@ -357,8 +389,9 @@ def diff_versions(
         raise UsageError("--examples must be 0 or more")
     old_nv = parse_ref(old) if isinstance(old, str) else old
     new_nv = parse_ref(new) if isinstance(new, str) else new
-    v_old = _load_version(root, *old_nv, jobs, on_bytes)
-    v_new = _load_version(root, *new_nv, jobs, on_bytes)
+    v_old, old_checks = _load_version(root, *old_nv)
+    v_new, new_checks = _load_version(root, *new_nv)
+    verify_shards(old_checks + new_checks, jobs, on_bytes)
 
     # Pass 1: the old version's keys -> (content digest, shard index, line), in data order.
     old_map: dict[bytes, tuple[bytes, int, int]] = {}

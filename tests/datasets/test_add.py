@@ -202,3 +202,16 @@ def test_render_is_stable() -> None:
     doc = {"schema_version": 1, "list": [{"b": 1, "a": 2}], "date": "2026-01-01"}
     assert render_manifest(doc) == render_manifest(dict(doc))
     assert "  - b: 1\n    a: 2\n" in render_manifest(doc)
+
+
+def test_warnings_for_records_that_do_not_fit_and_unknown_identities(tmp_path: Path) -> None:
+    root = governed_repo(tmp_path)
+    write_jsonl(root / "data" / "a.jsonl", 5)
+    (root / "identities").mkdir()
+    (root / "identities" / "alice.yaml").write_text("placeholder\n")
+    result = add(root, record_format="instruction")
+    assert result.warnings[0].startswith("data/a.jsonl:1: missing field 'instruction' (instruction format)")
+    assert "5 of the first 50 records" in result.warnings[0]
+    assert [w.split("'")[1] for w in result.warnings[1:]] == ["bob", "data-eng"]
+    clean = add(root, version="1.1.0", parent="1.0.0", authors=["alice"], collected_by="alice")
+    assert clean.warnings == ()

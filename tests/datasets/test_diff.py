@@ -199,3 +199,16 @@ def test_json_form_is_versioned_and_complete(tmp_path: Path) -> None:
     assert doc["summary"] == {"added": 1, "removed": 1, "modified": 1, "unchanged": 0}
     assert doc["examples"] == {"added": [], "removed": [], "modified": []}
     assert doc["old"]["ref"] == "tickets@1" and doc["new"]["keyed_by"] == {"id": 2, "prompt": 0}
+
+
+def test_a_shard_shared_by_both_versions(tmp_path: Path) -> None:
+    root = governed_repo(tmp_path)
+    base = write(root / "data" / "base.jsonl", [chat(f"q{i}", "a", id=i) for i in range(5)])
+    extra = write(root / "data" / "extra.jsonl", [chat("q9", "a", id=9)])
+    version(root, "1", [base])
+    version(root, "2", [base, extra], parent="1")
+    d = diff_versions(root, "tickets@1", "tickets@2")
+    assert (d.added, d.removed, d.modified, d.unchanged) == (1, 0, 0, 5)
+    write(base, [chat("q0", "b", id=0)])
+    with pytest.raises(ShardMismatchError, match=r"shard data/base\.jsonl does not match tickets@1:"):
+        diff_versions(root, "tickets@1", "tickets@2")
