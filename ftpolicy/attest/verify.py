@@ -732,17 +732,24 @@ def _check_files(root: Path, artifacts: Path, subj: Subject, facts: ChainFacts) 
     signature_rel = _check_manifest_files(root, manifest_rel, adapter_files, facts)
     if signature_rel:
         ignored.add(signature_rel)
+    jobs: list[tuple[str, str]] = []
     for name, want in adapter_files.items():
-        _rehash(artifacts / name, name, want, facts, required=True, step="train")
+        if (artifacts / name).is_file():
+            jobs.append((name, want))
+        else:
+            facts.fail(
+                "artifact-missing", f"{name}: not present under the artifacts folder", step="train", path=name
+            )
     _check_extra(artifacts, adapter_files, ignored, facts)
     if train and train.attestations:
         for name, want in train.attestations[0].materials.items():
             if name.startswith(_EVIDENCE_PREFIX):
                 continue
             if (artifacts / name).is_file():
-                _rehash(artifacts / name, name, want, facts, required=False, step="train")
+                jobs.append((name, want))
             else:
                 facts.dataset_files_absent.append(name)
+    _rehash_all(artifacts, jobs, facts)
     for step in facts.steps:
         for att in list(step.attestations):
             for name, want in att.products.items():
@@ -773,23 +780,26 @@ def _check_manifest_files(
     return str(sig["path"]) if isinstance(sig, dict) and "path" in sig else None
 
 
-def _rehash(path: Path, name: str, want: str, facts: ChainFacts, *, required: bool, step: str) -> None:
-    if not path.is_file():
-        if required:
-            facts.fail(
-                "artifact-missing", f"{name}: not present under the artifacts folder", step=step, path=name
-            )
+def _rehash_all(artifacts: Path, jobs: list[tuple[str, str]], facts: ChainFacts) -> None:
+    """Re-hash files (largest first, a few threads: hashlib releases the GIL) and compare."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not jobs:
         return
-    got = sha256_file(path)
-    facts.artifacts_checked += 1
-    facts.bytes_hashed += path.stat().st_size
-    if got != want:
-        facts.fail(
-            "artifact-mismatch",
-            f"{name}: sha256 {got[:12]}… on disk, {want[:12]}… signed at step {step}",
-            step=step,
-            path=name,
-        )
+    sized = sorted(((artifacts / n).stat().st_size, n, w) for n, w in jobs)[::-1]
+    workers = max(1, min(len(sized), os.cpu_count() or 1, 8))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        digests = list(pool.map(lambda job: sha256_file(artifacts / job[1]), sized))
+    for (size, name, want), got in sorted(zip(sized, digests, strict=True), key=lambda x: x[0][1]):
+        facts.artifacts_checked += 1
+        facts.bytes_hashed += size
+        if got != want:
+            facts.fail(
+                "artifact-mismatch",
+                f"{name}: sha256 {got[:12]}… on disk, {want[:12]}… signed at step train",
+                step="train",
+                path=name,
+            )
 
 
 def _check_extra(
@@ -846,6 +856,15 @@ def _check_evidence_file(
     except EvidenceError as exc:
         facts.fail("evidence-invalid", exc.message, step=step.name, path=name)
         return
+    claimed = value.get("adapter")
+    if isinstance(claimed, dict) and "digest" in claimed and claimed["digest"] != facts.adapter_digest:
+        facts.fail(
+            "evidence-adapter-digest",
+            f"{name}: about adapter digest {str(claimed['digest'])[:19]}…, but the trained adapter is "
+            f"{str(facts.adapter_digest)[:19]}… (evidence of another adapter, replayed?)",
+            step=step.name,
+            path=name,
+        )
     idx = step.attestations.index(att)
     step.attestations[idx] = Attestation(
         **{**att.__dict__, "evidence": {"path": name, "sha256": want, "data": value}}

@@ -47,15 +47,26 @@ def verify() -> None:
     "(default: the repository).",
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def adapter(ref: str, repo: Path | None, artifacts: Path | None, fmt: str) -> None:
+@click.option(
+    "--export",
+    "export_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also copy the layout, owner keys and links to DIR for in-toto-verify / in-toto-golang "
+    "(the command to run is printed on stderr).",
+)
+def adapter(ref: str, repo: Path | None, artifacts: Path | None, fmt: str, export_dir: Path | None) -> None:
     """Verify the attestation chain of adapter NAME@VERSION."""
     from ftpolicy.attest.subject import Subject
-    from ftpolicy.attest.verify import verify_chain
+    from ftpolicy.attest.verify import export_chain, verify_chain
     from ftpolicy.manifest import find_repo_root
 
     root = repo if repo is not None else find_repo_root(Path.cwd())
     subject = Subject.parse(ref if ref.startswith("adapter:") else f"adapter:{ref}")
     facts = verify_chain(root, subject, artifacts)
+    if export_dir is not None:
+        exported = export_chain(root, subject, export_dir)
+        click.echo("in-toto-verify " + " ".join(exported.in_toto_verify_args()), err=True)
     policy = evaluate_promotion_policies(root, facts)
     if fmt == "json":
         doc = facts.to_dict()

@@ -7,12 +7,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ftpolicy.attest.verify import ExportedChain, export_chain
 
-from .conftest import ADAPTER, SHARDS, Chain, attest_adapter, attest_dataset
+from .conftest import ADAPTER, ADAPTER_FILES, SHARDS, Chain, attest_adapter, attest_dataset, eval_evidence
 
 IN_TOTO_VERIFY = Path(sys.executable).parent / "in-toto-verify"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -28,12 +29,28 @@ def python_verify(exported: ExportedChain) -> subprocess.CompletedProcess[str]:
     )
 
 
-def tampered_chain(governed: Chain) -> Chain:
+def shard_swapped_after_review(governed: Chain) -> str:
     """A shard modified after review and then trained on: the train link breaks the rules."""
     attest_dataset(governed)
     (governed.root / SHARDS[0]).write_text('{"messages": [{"role": "user", "content": "poison"}]}\n')
     attest_adapter(governed)
-    return governed
+    return SHARDS[0]
+
+
+def adapter_swapped_before_eval(governed: Chain) -> str:
+    """Adapter weights replaced after training, evaluated, then put back."""
+    attest_dataset(governed)
+    attest_adapter(governed, skip=("security-eval", "quality-eval", "security-approval", "promote"))
+    weights = governed.root / ADAPTER_FILES[1]
+    original = weights.read_bytes()
+    weights.write_bytes(os.urandom(len(original)))
+    governed.attest("security-eval", "eve", materials=ADAPTER_FILES, evidence=eval_evidence(governed))
+    weights.write_bytes(original)
+    attest_adapter(governed, skip=("train", "adapter-scan", "security-eval"))
+    return ADAPTER_FILES[1]
+
+
+TAMPERS = [shard_swapped_after_review, adapter_swapped_before_eval]
 
 
 @pytest.mark.skipif(not IN_TOTO_VERIFY.exists(), reason="in-toto-verify is not installed next to python")
@@ -43,12 +60,13 @@ def test_in_toto_verify_accepts_the_honest_chain(chain: Chain, tmp_path: Path) -
 
 
 @pytest.mark.skipif(not IN_TOTO_VERIFY.exists(), reason="in-toto-verify is not installed next to python")
-def test_in_toto_verify_rejects_a_shard_swapped_after_review(governed: Chain, tmp_path: Path) -> None:
-    chain = tampered_chain(governed)
-    proc = python_verify(export_chain(chain.root, ADAPTER, tmp_path / "export"))
+@pytest.mark.parametrize("tamper", TAMPERS, ids=lambda f: f.__name__)
+def test_in_toto_verify_rejects_artifact_tampering(governed: Chain, tmp_path: Path, tamper: Any) -> None:
+    artifact = tamper(governed)
+    proc = python_verify(export_chain(governed.root, ADAPTER, tmp_path / "export"))
     assert proc.returncode == 1
     assert "RuleVerificationError" in proc.stderr + proc.stdout
-    assert SHARDS[0] in proc.stderr + proc.stdout
+    assert artifact in proc.stderr + proc.stdout
 
 
 def go_in_toto() -> Path | None:
@@ -88,10 +106,11 @@ def test_in_toto_golang_accepts_the_honest_chain(chain: Chain, tmp_path: Path, g
 
 
 @pytest.mark.slow
-def test_in_toto_golang_rejects_a_shard_swapped_after_review(
-    governed: Chain, tmp_path: Path, go_binary: Path
+@pytest.mark.parametrize("tamper", TAMPERS, ids=lambda f: f.__name__)
+def test_in_toto_golang_rejects_artifact_tampering(
+    governed: Chain, tmp_path: Path, go_binary: Path, tamper: Any
 ) -> None:
-    chain = tampered_chain(governed)
-    proc = go_verify(go_binary, export_chain(chain.root, ADAPTER, tmp_path / "export"))
+    artifact = tamper(governed)
+    proc = go_verify(go_binary, export_chain(governed.root, ADAPTER, tmp_path / "export"))
     assert proc.returncode != 0
-    assert SHARDS[0] in proc.stdout + proc.stderr
+    assert artifact in proc.stdout + proc.stderr

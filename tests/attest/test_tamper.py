@@ -379,3 +379,29 @@ def test_adapter_files_missing_from_artifacts_dir(
     assert code == 1
     assert {f["path"] for f in doc["failures"] if f["code"] == "artifact-missing"} == set(ADAPTER_FILES)
     assert set(doc["dataset_files_not_present"]) >= set(SHARDS)
+
+
+def test_eval_evidence_for_another_adapter_digest(
+    governed: Chain, capsys: pytest.CaptureFixture[str]
+) -> None:
+    attest_dataset(governed)
+    attest_adapter(governed, skip=("security-eval", "quality-eval", "security-approval", "promote"))
+    replayed = eval_evidence(governed)
+    replayed["adapter"]["digest"] = "sha256:" + "e" * 64  # results of some other adapter
+    governed.attest("security-eval", "eve", materials=ADAPTER_FILES, evidence=replayed)
+    attest_adapter(governed, skip=("train", "adapter-scan", "security-eval"))
+    code, doc = verify_cli(governed, capsys)
+    assert code == 1
+    f = failure(doc, "evidence-adapter-digest")
+    assert f["step"] == "security-eval" and f["path"] == f"{ADAPTER.evidence_dir}/security-eval.json"
+
+
+def test_export_for_the_reference_tools(
+    chain: Chain, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _doc = verify_cli(chain, capsys, "--export", str(tmp_path / "out"))
+    assert code == 0
+    links = sorted(p.name.split(".")[0] for p in (tmp_path / "out/links").iterdir())
+    assert len(links) == 11 and links.count("dataset-review") == 2
+    assert (tmp_path / "out/finetune.layout").is_file()
+    assert len(list((tmp_path / "out").glob("owner-olivia-*.pub"))) == 1
