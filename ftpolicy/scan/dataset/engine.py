@@ -69,6 +69,7 @@ class ScanOptions:
     triggers: bool = True
     trigger_config: dict[str, Any] | None = None
     fail_on: str = "high"
+    split_bytes: int = 8 * 1024 * 1024  # plain JSONL files at least twice this size are split for --jobs
     today: dt.date | None = None
     progress: Callable[[int, int], None] | None = None  # (units done, units total)
 
@@ -344,7 +345,7 @@ def scan_dataset(targets: list[str], options: ScanOptions | None = None) -> Scan
     units: list[Unit] = []
     for f in files:
         if jobs > 1:
-            units.extend(split_units(f.full, f.path, jobs))
+            units.extend(split_units(f.full, f.path, jobs, min_bytes=options.split_bytes))
         else:
             units.append(Unit(f.full, f.path, f.format))
 
