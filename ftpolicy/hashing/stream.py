@@ -319,9 +319,7 @@ def _parquet_rows(path: Path, shown: str) -> int:
     try:
         return int(pq.ParquetFile(path).metadata.num_rows)
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
-        raise HashingError(
-            f"{shown}: not a readable Parquet file ({exc})", location=Location(shown)
-        ) from None
+        raise HashingError(f"not a readable Parquet file ({exc})", location=Location(shown)) from None
 
 
 def hash_file(
@@ -376,14 +374,14 @@ def hash_file(
                         raise OSError(problem)
             except (OSError, EOFError, zlib.error) as exc:
                 raise HashingError(
-                    f"{shown}: not a valid {fmt} file: {exc}",
+                    f"not a valid {fmt} file: {exc}",
                     hint="the file is truncated or corrupt; recreate it from its source",
                     location=Location(shown),
                 ) from None
             except Exception as exc:
                 if type(exc).__module__.startswith("zstandard") or type(exc).__name__ == "ZstdError":
                     raise HashingError(
-                        f"{shown}: not a valid {fmt} file: {exc}",
+                        f"not a valid {fmt} file: {exc}",
                         hint="the file is truncated or corrupt; recreate it from its source",
                         location=Location(shown),
                     ) from None
@@ -391,9 +389,7 @@ def hash_file(
             nbytes = raw.nbytes
             records = counter.finish()
     except OSError as exc:
-        raise HashingError(
-            f"{shown}: could not read: {exc.strerror or exc}", location=Location(shown)
-        ) from None
+        raise HashingError(f"could not read: {exc.strerror or exc}", location=Location(shown)) from None
     finally:
         fh.close()
         if own_helper is not None:
