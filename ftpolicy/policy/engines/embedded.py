@@ -148,7 +148,7 @@ class EmbeddedEngine(PolicyEngine):
 
     def _ensure_entrypoints(self, prepared: _Prepared, entrypoints: list[str]) -> None:
         missing = [e for e in dict.fromkeys(entrypoints) if e not in prepared.entrypoints]
-        if not missing and prepared.bundle is not None:
+        if not missing:
             return
         try:
             # Entry points accumulate on the interpreter: each build covers all of them.
