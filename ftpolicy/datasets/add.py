@@ -330,7 +330,7 @@ def build_manifest(
     doc["sources"] = [s.to_manifest(f"{name}-{i + 1}" if many else name) for i, s in enumerate(sources)]
     doc["collected_by"] = collected_by
     doc["authors"] = list(authors)
-    doc["collection"] = {"start": collection[0], "end": collection[1]}
+    doc["collection"] = {"start": _Quoted(collection[0]), "end": _Quoted(collection[1])}
     doc["preprocessing"] = [p.to_manifest() for p in preprocessing]
     doc["shards"] = [
         {"path": rel, "sha256": d.sha256, "bytes": d.bytes, "records": d.records, "format": d.format}
