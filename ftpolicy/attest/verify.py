@@ -345,28 +345,28 @@ def verify_chain(
     subject: Subject | str,
     artifacts_dir: Path | None = None,
     *,
+    until: str | None = None,
     now: dt.datetime | None = None,
 ) -> ChainFacts:
-    """Verify the whole attestation chain of an adapter version; never raises for a broken chain.
+    """Verify the attestation chain of an adapter (or dataset) version; never raises for a broken chain.
 
     ``artifacts_dir`` holds the adapter files and dataset shards under their
-    repository-relative names (default: the repository itself). Raises
-    :class:`~ftpolicy.errors.FtpolicyError` only when verification cannot start
-    (no repository, invalid identities or configuration).
+    repository-relative names (default: the repository itself). ``until`` stops the chain
+    after that step (e.g. ``security-approval`` before promoting); a dataset subject is
+    verified up to ``dataset-review``. Raises :class:`~ftpolicy.errors.FtpolicyError` only
+    when verification cannot start (no repository, invalid identities or configuration).
     """
     subj = Subject.parse(subject) if isinstance(subject, str) else subject
-    if subj.kind != "adapter":
-        raise UsageError(
-            f"verify takes an adapter subject, not {subj}",
-            hint="run `ftpolicy verify adapter NAME@VERSION`",
-            code="verify.subject",
-        )
+    if subj.kind == "dataset":
+        if until is not None and until not in DATASET_STEPS:
+            raise UsageError(f"a dataset chain ends at dataset-review, not {until}", code="verify.until")
+        until = until or "dataset-review"
     now = now or utcnow()
     artifacts = artifacts_dir or root
     settings = load_settings(root)
     ring = load_keyring(root)
     facts = ChainFacts(subject=str(subj), dataset=None)
-    dataset = _dataset_for(root, subj, facts)
+    dataset = subj if subj.kind == "dataset" else _dataset_for(root, subj, facts)
     facts.dataset = str(dataset) if dataset else None
 
     try:
@@ -376,6 +376,11 @@ def verify_chain(
         return facts
     facts.layout_path = layout_rel
     facts.layout_expires = str(layout.expires)
+    if until is not None:
+        names = [s.name for s in layout.steps]
+        if until not in names:
+            raise UsageError(f"step {until!r} is not in {layout_rel}", hint="steps: " + ", ".join(names))
+        layout = _truncated(layout, names.index(until) + 1)
     owner_key = _check_layout_signature(
         md, layout_rel, settings.owners, owner_keyids(settings, ring), ring, now, facts
     )
@@ -393,15 +398,34 @@ def verify_chain(
                 path=layout_rel,
             )
 
-    subject_dirs = [subj.dir] + ([dataset.dir] if dataset else [])
+    subject_dirs = list(dict.fromkeys([subj.dir] + ([dataset.dir] if dataset else [])))
     found = [_load_found(rel, p) for d in subject_dirs for rel, p in _link_files(root, d)]
     _check_links(layout, found, subj, dataset, ring, settings, now, facts)
     _check_thresholds(facts)
-    _run_in_toto(root, md, owner_key, found, facts)
+    _run_in_toto(root, md, owner_key, found, facts, layout=layout if until is not None else None)
     facts.adapter_files = _adapter_files(facts)
     _check_coverage(facts)
     _check_files(root, artifacts, subj, facts)
     return facts
+
+
+def _truncated(layout: Layout, count: int) -> Layout:
+    """A copy of the layout with only its first ``count`` steps and no inspections."""
+    from in_toto.models.layout import Layout as LayoutModel
+
+    data = layout.__class__.read(_layout_dict(layout))
+    assert isinstance(data, LayoutModel)
+    data.steps = data.steps[:count]
+    data.inspect = []
+    return data
+
+
+def _layout_dict(layout: Layout) -> dict[str, Any]:
+    import copy
+
+    import attr
+
+    return copy.deepcopy(attr.asdict(layout))
 
 
 @dataclass(frozen=True)
@@ -641,10 +665,36 @@ def _check_thresholds(facts: ChainFacts) -> None:
             )
 
 
+def _in_toto_steps(layout: Layout, link_dir: str) -> None:
+    """in-toto's verification of a (truncated) layout whose signature was checked already.
+
+    The same verifylib functions, in the same order, as ``in_toto_verify`` after its
+    signature and expiry checks (sublayouts, thresholds, artifact rules); inspections are
+    never run.
+    """
+    from in_toto import settings as it_settings
+    from in_toto import verifylib as v
+
+    steps_metadata = v.load_links_for_layout(layout, link_dir)
+    steps_metadata = v.verify_link_signature_thresholds(layout, steps_metadata)
+    chain = v.verify_sublayouts(layout, steps_metadata, link_dir, it_settings.LINK_CMD_EXEC_TIMEOUT)
+    v.verify_threshold_constraints(layout, chain)
+    v.verify_all_item_rules(layout.steps, v.reduce_chain_links(chain))
+
+
 def _run_in_toto(
-    root: Path, md: Any, owner_key: dict[str, Any], found: list[_Found], facts: ChainFacts
+    root: Path,
+    md: Any,
+    owner_key: dict[str, Any],
+    found: list[_Found],
+    facts: ChainFacts,
+    *,
+    layout: Layout | None = None,
 ) -> None:
-    """Run in-toto's reference verification over the layout and every link file found."""
+    """Run in-toto's reference verification over the layout and every link file found.
+
+    With ``layout`` (a truncated copy) only its steps are verified.
+    """
     import securesystemslib.exceptions
     from in_toto import exceptions as ite
     from in_toto.verifylib import in_toto_verify
@@ -657,9 +707,15 @@ def _run_in_toto(
         for f in found:
             shutil.copyfile(root / f.rel, tmp / Path(f.rel).name)
         try:
-            in_toto_verify(
-                md, {owner_key["keyid"]: owner_key}, link_dir_path=str(tmp), persist_inspection_links=False
-            )
+            if layout is not None:
+                _in_toto_steps(layout, str(tmp))
+            else:
+                in_toto_verify(
+                    md,
+                    {owner_key["keyid"]: owner_key},
+                    link_dir_path=str(tmp),
+                    persist_inspection_links=False,
+                )
         except ite.RuleVerificationError as exc:
             facts.in_toto = "failed"
             text = str(exc)
@@ -732,21 +788,22 @@ def _check_files(root: Path, artifacts: Path, subj: Subject, facts: ChainFacts) 
     signature_rel = _check_manifest_files(root, manifest_rel, adapter_files, facts)
     if signature_rel:
         ignored.add(signature_rel)
-    jobs: list[tuple[str, str]] = []
+    jobs: list[tuple[str, str, str]] = []  # (name, signed sha256, step that signed it)
     for name, want in adapter_files.items():
         if (artifacts / name).is_file():
-            jobs.append((name, want))
+            jobs.append((name, want, "train"))
         else:
             facts.fail(
                 "artifact-missing", f"{name}: not present under the artifacts folder", step="train", path=name
             )
     _check_extra(artifacts, adapter_files, ignored, facts)
-    if train and train.attestations:
-        for name, want in train.attestations[0].materials.items():
+    consumer = train if train and train.attestations else _step(facts, "dataset-review")
+    if consumer and consumer.attestations:
+        for name, want in consumer.attestations[0].materials.items():
             if name.startswith(_EVIDENCE_PREFIX):
                 continue
             if (artifacts / name).is_file():
-                jobs.append((name, want))
+                jobs.append((name, want, consumer.name))
             else:
                 facts.dataset_files_absent.append(name)
     _rehash_all(artifacts, jobs, facts)
@@ -780,24 +837,24 @@ def _check_manifest_files(
     return str(sig["path"]) if isinstance(sig, dict) and "path" in sig else None
 
 
-def _rehash_all(artifacts: Path, jobs: list[tuple[str, str]], facts: ChainFacts) -> None:
+def _rehash_all(artifacts: Path, jobs: list[tuple[str, str, str]], facts: ChainFacts) -> None:
     """Re-hash files (largest first, a few threads: hashlib releases the GIL) and compare."""
     from concurrent.futures import ThreadPoolExecutor
 
     if not jobs:
         return
-    sized = sorted(((artifacts / n).stat().st_size, n, w) for n, w in jobs)[::-1]
+    sized = sorted(((artifacts / n).stat().st_size, n, w, s) for n, w, s in jobs)[::-1]
     workers = max(1, min(len(sized), os.cpu_count() or 1, 8))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         digests = list(pool.map(lambda job: sha256_file(artifacts / job[1]), sized))
-    for (size, name, want), got in sorted(zip(sized, digests, strict=True), key=lambda x: x[0][1]):
+    for (size, name, want, step), got in sorted(zip(sized, digests, strict=True), key=lambda x: x[0][1]):
         facts.artifacts_checked += 1
         facts.bytes_hashed += size
         if got != want:
             facts.fail(
                 "artifact-mismatch",
-                f"{name}: sha256 {got[:12]}… on disk, {want[:12]}… signed at step train",
-                step="train",
+                f"{name}: sha256 {got[:12]}… on disk, {want[:12]}… signed at step {step}",
+                step=step,
                 path=name,
             )
 

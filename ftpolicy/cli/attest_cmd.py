@@ -28,7 +28,7 @@ evidence), 2 usage error."""
     epilog=EPILOG,
     context_settings={"help_option_names": ["-h", "--help"], "allow_interspersed_args": True},
 )
-@click.argument("args", nargs=-1, required=True)
+@click.argument("args", nargs=-1, required=True, metavar="[start|stop] STEP [-- COMMAND...]")
 @click.option("--subject", required=True, help="dataset:NAME@VERSION or adapter:NAME@VERSION.")
 @click.option(
     "--key",

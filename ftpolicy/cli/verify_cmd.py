@@ -48,6 +48,12 @@ def verify() -> None:
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option(
+    "--until",
+    default=None,
+    metavar="STEP",
+    help="Verify the chain only up to STEP (e.g. security-approval, before promoting).",
+)
+@click.option(
     "--export",
     "export_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -55,7 +61,9 @@ def verify() -> None:
     help="Also copy the layout, owner keys and links to DIR for in-toto-verify / in-toto-golang "
     "(the command to run is printed on stderr).",
 )
-def adapter(ref: str, repo: Path | None, artifacts: Path | None, fmt: str, export_dir: Path | None) -> None:
+def adapter(
+    ref: str, repo: Path | None, artifacts: Path | None, fmt: str, until: str | None, export_dir: Path | None
+) -> None:
     """Verify the attestation chain of adapter NAME@VERSION."""
     from ftpolicy.attest.subject import Subject
     from ftpolicy.attest.verify import export_chain, verify_chain
@@ -63,10 +71,40 @@ def adapter(ref: str, repo: Path | None, artifacts: Path | None, fmt: str, expor
 
     root = repo if repo is not None else find_repo_root(Path.cwd())
     subject = Subject.parse(ref if ref.startswith("adapter:") else f"adapter:{ref}")
-    facts = verify_chain(root, subject, artifacts)
+    facts = verify_chain(root, subject, artifacts, until=until)
     if export_dir is not None:
         exported = export_chain(root, subject, export_dir)
         click.echo("in-toto-verify " + " ".join(exported.in_toto_verify_args()), err=True)
+    _finish(root, facts, fmt)
+
+
+DATASET_EPILOG = """\b
+Checks the dataset part of the chain (ingest, preprocess, scan, dataset-review) as
+`verify adapter` does, and re-hashes the dataset files present locally.
+Exit codes: 0 the chain holds, 1 it does not, 2 usage or configuration error."""
+
+
+@verify.command(epilog=DATASET_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("ref")
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Governed repository (default: the nearest folder holding ftpolicy.yaml).",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def dataset(ref: str, repo: Path | None, fmt: str) -> None:
+    """Verify the attestation chain of dataset NAME@VERSION (up to dataset-review)."""
+    from ftpolicy.attest.subject import Subject
+    from ftpolicy.attest.verify import verify_chain
+    from ftpolicy.manifest import find_repo_root
+
+    root = repo if repo is not None else find_repo_root(Path.cwd())
+    subject = Subject.parse(ref if ref.startswith("dataset:") else f"dataset:{ref}")
+    _finish(root, verify_chain(root, subject), fmt)
+
+
+def _finish(root: Path, facts: ChainFacts, fmt: str) -> None:
     policy = evaluate_promotion_policies(root, facts)
     if fmt == "json":
         doc = facts.to_dict()

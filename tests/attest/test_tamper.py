@@ -405,3 +405,43 @@ def test_export_for_the_reference_tools(
     assert len(links) == 11 and links.count("dataset-review") == 2
     assert (tmp_path / "out/finetune.layout").is_file()
     assert len(list((tmp_path / "out").glob("owner-olivia-*.pub"))) == 1
+
+
+def test_until_security_approval_before_promoting(
+    governed: Chain, capsys: pytest.CaptureFixture[str]
+) -> None:
+    attest_dataset(governed)
+    attest_adapter(governed, skip=("promote",))
+    code, doc = verify_cli(governed, capsys, "--until", "security-approval")
+    assert (code, doc["failures"]) == (0, [])
+    assert [s["name"] for s in doc["steps"]][-1] == "security-approval"
+    code, doc = verify_cli(governed, capsys)
+    assert code == 1 and failure(doc, "step-missing")["step"] == "promote"
+
+
+def test_until_still_checks_the_rules(governed: Chain, capsys: pytest.CaptureFixture[str]) -> None:
+    attest_dataset(governed)
+    (governed.root / SHARDS[0]).write_text("poison\n")
+    attest_adapter(governed, skip=("promote",))
+    code, doc = verify_cli(governed, capsys, "--until", "security-approval")
+    assert code == 1
+    assert failure(doc, "artifact-rule")["step"] == "train"
+
+
+def dataset_cli(chain: Chain, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", "dataset", DATASET.ref, "--repo", str(chain.root), "--format", "json"])
+    return int(exc.value.code or 0), json.loads(capsys.readouterr().out)
+
+
+def test_verify_dataset(governed: Chain, capsys: pytest.CaptureFixture[str]) -> None:
+    attest_dataset(governed)
+    code, doc = dataset_cli(governed, capsys)
+    assert (code, doc["failures"]) == (0, [])
+    assert [s["name"] for s in doc["steps"]] == ["ingest", "preprocess", "scan", "dataset-review"]
+    assert doc["artifacts_checked"] == len(SHARDS)
+    (governed.root / SHARDS[0]).write_text("edited after review\n")
+    code, doc = dataset_cli(governed, capsys)
+    assert code == 1
+    f = failure(doc, "artifact-mismatch")
+    assert f["path"] == SHARDS[0] and f["step"] == "dataset-review"
