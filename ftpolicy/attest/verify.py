@@ -541,6 +541,8 @@ def _check_links(
 ) -> None:
     from in_toto.exceptions import SignatureVerificationError
 
+    from ftpolicy.keys import public_key_dict
+
     steps: dict[str, Step] = {s.name: s for s in layout.steps}
     for step in layout.steps:
         owner = str(dataset) if (step.name in DATASET_STEPS and dataset) else str(subj)
@@ -571,22 +573,23 @@ def _check_links(
                 path=f.rel,
             )
             continue
-        layout_key = layout.keys.get(keyid)
-        try:
-            f.md.verify_signature(layout_key)
-        except (SignatureVerificationError, Exception) as exc:
-            facts.fail(
-                "link-signature",
-                f"{f.rel}: signature does not verify ({type(exc).__name__})",
-                step=f.step,
-                path=f.rel,
-            )
-            continue
         rec = ring.get(keyid)
         if rec is None:
             facts.fail(
                 "key-unknown",
                 f"{f.rel}: key {keyid[:8]} is not listed in identities/",
+                step=f.step,
+                path=f.rel,
+            )
+            continue
+        # the layout's copy of the key (what in-toto uses) and the identity's key must both verify
+        try:
+            f.md.verify_signature(layout.keys.get(keyid))
+            f.md.verify_signature(public_key_dict(rec.key))
+        except (SignatureVerificationError, Exception) as exc:
+            facts.fail(
+                "link-signature",
+                f"{f.rel}: signature does not verify ({type(exc).__name__})",
                 step=f.step,
                 path=f.rel,
             )
@@ -780,7 +783,31 @@ def _adapter_files(facts: ChainFacts) -> dict[str, str]:
     return {p: h for p, h in products.items() if not p.startswith(_EVIDENCE_PREFIX)}
 
 
+def _unsafe(name: str) -> bool:
+    """An artifact name that would leave the folder it is relative to."""
+    parts = name.replace("\\", "/").split("/")
+    return not name or name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
+
+
+def _check_names(facts: ChainFacts) -> bool:
+    ok = True
+    for step in facts.steps:
+        for att in step.attestations:
+            for name in (*att.materials, *att.products):
+                if _unsafe(name):
+                    ok = False
+                    facts.fail(
+                        "artifact-name",
+                        f"{att.link_path}: artifact name {name!r} leaves its folder (absolute or '..')",
+                        step=step.name,
+                        path=att.link_path,
+                    )
+    return ok
+
+
 def _check_files(root: Path, artifacts: Path, subj: Subject, facts: ChainFacts) -> None:
+    if not _check_names(facts):
+        return  # never open files named by a link that points outside the repository
     train = _step(facts, "train")
     manifest_rel = subj.manifest_path
     adapter_files = {p: h for p, h in facts.adapter_files.items() if p != manifest_rel}

@@ -445,3 +445,18 @@ def test_verify_dataset(governed: Chain, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 1
     f = failure(doc, "artifact-mismatch")
     assert f["path"] == SHARDS[0] and f["step"] == "dataset-review"
+
+
+def test_link_naming_files_outside_the_repository(chain: Chain, capsys: pytest.CaptureFixture[str]) -> None:
+    from in_toto.models.metadata import Envelope, Metadata
+
+    path = chain.root / link_rel(ADAPTER, "adapter-scan", key_of(chain, "scanbot"))
+    link = Metadata.load(str(path)).get_payload()
+    link.materials = {**link.materials, "../../outside.bin": {"sha256": "0" * 64}}
+    env = Envelope.from_signable(link)
+    env.create_signature(chain.signer("scanbot"))
+    path.write_text(json.dumps(env.to_dict()))
+    code, doc = verify_cli(chain, capsys)
+    assert code == 1
+    f = failure(doc, "artifact-name")
+    assert f["step"] == "adapter-scan" and "../../outside.bin" in f["message"]
