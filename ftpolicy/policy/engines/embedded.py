@@ -52,6 +52,7 @@ class _Prepared:
     entrypoints: list[str] = field(default_factory=list)
     runner: Any = None  # interpreter used to evaluate with an input
     bare_runner: Any = None  # interpreter that never had an input (input is undefined)
+    runner_input: str | None = None  # the JSON input ``runner`` holds (parsing it is the slow part)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -95,8 +96,16 @@ class EmbeddedEngine(PolicyEngine):
         with prepared.lock:
             self._ensure_entrypoints(prepared, [entrypoint])
             runner = self._runner(prepared, with_input=term is not None)
-            if term is not None:
-                runner.set_input_term(term)
+            if term is not None and term != prepared.runner_input:
+                prepared.runner_input = None
+                try:
+                    runner.set_input_term(term)
+                except self._regopy.RegoError as exc:
+                    raise EvaluationError(
+                        f"the embedded engine could not read the policy input: {_messages(str(exc))}",
+                        code="policy.input",
+                    ) from None
+                prepared.runner_input = term
             ok, text = self._evaluate(prepared, runner, entrypoint)
         return _interpret(ok, text, query)
 
