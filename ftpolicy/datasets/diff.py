@@ -239,11 +239,26 @@ def _first_difference(old: Any, new: Any, path: str = "") -> tuple[str, Any, Any
     return path or "(record)", old, new
 
 
-def _short(value: Any) -> str:
+def _first_differing_char(a: Any, b: Any) -> int:
+    """Where two strings start to differ (0 for anything else)."""
+    if not (isinstance(a, str) and isinstance(b, str)):
+        return 0
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def _short(value: Any, at: int = 0) -> str:
+    """A one-line excerpt of ``value``; for text, the window around character ``at``."""
     if value is _MISSING:
         return "(absent)"
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    text = " ".join(text.split())
+    prefix = ""
+    if at > 20 and isinstance(value, str):
+        text, prefix = text[at - 20 :], "..."
+    text = prefix + " ".join(text.split())
     return text if len(text) <= _EXCERPT else text[: _EXCERPT - 3] + "..."
 
 
@@ -469,15 +484,16 @@ def diff_versions(
     for m in modified_new:
         old_rec = old_records[(m.old_si, m.old_line)]
         where, was, now = _first_difference(old_rec, m.record)
+        at = _first_differing_char(was, now)
         modified_ex.append(
             RecordChange(
                 m.key_text,
                 m.shard,
                 m.line,
-                _short(now),
+                _short(now, at),
                 old_shard=v_old.shards[m.old_si][0],
                 old_line=m.old_line,
-                old_excerpt=_short(was),
+                old_excerpt=_short(was, at),
                 field=where,
             )
         )
