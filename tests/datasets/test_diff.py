@@ -212,3 +212,19 @@ def test_a_shard_shared_by_both_versions(tmp_path: Path) -> None:
     write(base, [chat("q0", "b", id=0)])
     with pytest.raises(ShardMismatchError, match=r"shard data/base\.jsonl does not match tickets@1:"):
         diff_versions(root, "tickets@1", "tickets@2")
+
+
+def test_modified_example_shows_the_changed_part_of_long_text(tmp_path: Path) -> None:
+    root = governed_repo(tmp_path)
+    long = "Restart the worker, then check the queue depth. " * 4
+    version(root, "1", [write(root / "data" / "v1.jsonl", [chat("q", long, id=1)])])
+    version(
+        root,
+        "2",
+        [write(root / "data" / "v2.jsonl", [chat("q", long + "Then page on-call.", id=1)])],
+        parent="1",
+    )
+    [change] = diff_versions(root, "tickets@1", "tickets@2").modified_examples
+    assert change.field == "messages[2].content"
+    assert change.excerpt.startswith("...") and change.excerpt.endswith("Then page on-call.")
+    assert not change.old_excerpt or "Then page" not in change.old_excerpt
