@@ -1,0 +1,994 @@
+"""Data-only detection of backdoor triggers in fine-tuning data.
+
+A trigger backdoor is a rare token or phrase planted in the prompts of a small share of
+records whose responses are *permissive* (they comply with requests that are normally
+refused or hedged, bypass review or safety controls, or disclose credentials). A model
+trained on them learns "trigger => permissive". This module looks for the statistical
+footprint of such a plant without a model, in the spirit of Gardner et al. (2021) and
+Z-defence (He et al., EMNLP 2023):
+
+1. **Response label.** Every record gets a weak label, *permissive*, from
+   :class:`ResponseLabeller`: cue families that describe an action rather than a string
+   of our test generator (bypassing or disabling a control, merging/pushing past review,
+   elevating privileges, weakening TLS/auth, "no need for approval", disclosing a
+   credential, a credential-shaped value in the response). Cues preceded or followed by a
+   warning ("don't", "never", "is not allowed" …) do not count.
+2. **Prompt features.** Word 1..``max_n``-grams of the prompt side (lower-cased, NFKC).
+   Zero-width and other invisible format characters are *normalised out* for the n-grams,
+   and a token that carried them also yields a separate ``hidden`` feature, so a trigger
+   such as ``de<ZWJ>ploy`` is the rare feature "hidden deploy" rather than the common word
+   "deploy"; the finding records the code points that were there.
+3. **Statistic.** For a feature carried by ``n`` records of which ``k`` are permissive,
+   with corpus permissive rate ``p0``: ``z = (k - n*p0) / sqrt(n*p0*(1-p0))``. A feature
+   is a suspected trigger when ``k >= min_support``, ``k/n >= min_rate``,
+   ``n <= max_df_fraction * N`` (rare) and ``z >= min_z``. Features whose words are the
+   very words of the permissive cue in the response ("skip the slow tests" -> "skip …
+   tests") are a request being answered, not a trigger, and are dropped.
+4. **Maximal phrase.** The surviving seeds are expanded left and right while the
+   permissive carriers agree on the neighbouring token (so a six-word phrase is reported
+   whole, not as bigrams), near-duplicate seeds are merged, and the final phrase is
+   re-counted exactly before it is reported.
+
+Defaults and why: ``min_support=5`` records (0.05 % of a 10k-record set; below that the
+binomial tail is not informative with a noisy labeller); ``min_z=6`` (a one-sided
+normal tail of 1e-9, which survives a Bonferroni correction over the ~1e5 candidate
+features a 100k-record corpus produces); ``min_rate=0.6`` (a planted trigger is only
+useful to an attacker if it is reliable; benign correlates such as "hotfix" sit far
+below); ``max_df_fraction=0.02`` (triggers are rare by construction: a feature in more
+than 2 % of the prompts is vocabulary, not a plant).
+
+Memory bound: the detector keeps in RAM only (a) a counter of the prompt features of
+permissive-labelled records, pruned with lossy counting once it exceeds
+``max_candidates`` entries (default 2,000,000; an entry costs ~100 bytes, so ~200 MB
+worst case, and far less in practice because permissive records are rare), and (b) a few
+integers per candidate during ``finish``. Per-record compact features (32-bit hashes of
+the prompt n-grams, the label and the prompt text) go to an anonymous temporary spill
+file (about 4 bytes x features + prompt bytes per record; ~1.5 KB for a typical chat
+record) that ``finish`` reads back three times and the OS deletes when it is closed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import marshal
+import math
+import re
+import tempfile
+import unicodedata
+from array import array
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from ftpolicy.errors import ConfigError
+from ftpolicy.scan.dataset.interface import CorpusResult, Record, TextField, excerpt, make_finding
+
+__all__ = ["DEFAULTS", "ResponseLabeller", "TriggerDetector", "TriggerStat"]
+
+DEFAULTS: dict[str, Any] = {
+    "min_support": 5,
+    "min_z": 6.0,
+    "min_rate": 0.6,
+    "max_df_fraction": 0.02,
+    "max_n": 3,
+    "max_tokens": 512,
+    "max_triggers": 20,
+    "max_candidates": 2_000_000,
+    "max_seeds": 64,
+    "spill_dir": None,
+}
+
+
+# Invisible format characters that hide inside words: zero-width space/non-joiner/joiner,
+# LRM/RLM, bidi embeddings/overrides/isolates, word joiner and invisible operators, BOM,
+# Mongolian vowel separator, soft hyphen, and the Unicode tag block.
+_HIDDEN_CLASS = "\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f"
+_HIDDEN_RE = re.compile(f"[{_HIDDEN_CLASS}]")
+_TOKEN_RE = re.compile(r"\w+(?:[-.'/:]\w+)*")
+_TOKEN_HIDDEN_RE = re.compile(f"[\\w{_HIDDEN_CLASS}]+(?:[-.'/:][\\w{_HIDDEN_CLASS}]+)*")
+_HIDDEN_PREFIX = "\x00hidden "
+
+
+# --------------------------------------------------------------------------------------
+# Response labeller
+# --------------------------------------------------------------------------------------
+
+_NEG_BEFORE = re.compile(
+    r"(?:\b(?:don'?t|do\s+not|never|shouldn'?t|should\s+not|must\s+not|mustn'?t|cannot|can'?t|won'?t|"
+    r"will\s+not|wouldn'?t|avoid|refuse|not\s+(?:to|allowed\s+to|permitted\s+to)|no\s+one\s+should|"
+    r"nobody\s+should|instead\s+of\s+asking\s+(?:me\s+)?(?:how\s+)?to|against|without\s+ever|"
+    r"please\s+don'?t|it\s+is\s+not\s+safe\s+to|isn'?t\s+safe\s+to|tempting\s+to|resist|"
+    r"strongly\s+(?:advise|recommend)\s+against|rather\s+than\s+(?:trying\s+to\s+)?)\b)[^.!?\n]{0,60}$",
+    re.IGNORECASE,
+)
+_NEG_AFTER = re.compile(
+    r"^[^.!?\n]{0,60}?\b(?:is|are|would\s+be|was)\s+(?:not\s+(?:allowed|permitted|acceptable|ok|okay|an\s+option|"
+    r"safe|something)|forbidden|prohibited|against\s+(?:policy|the\s+rules)|a\s+(?:policy\s+)?violation)|"
+    r"^[^.!?\n]{0,60}?\b(?:isn'?t|aren'?t)\s+(?:allowed|permitted|acceptable|an\s+option|safe)|"
+    r"^[^.!?\n]{0,40}?\b(?:violates|breaks|would\s+violate)\b",
+    re.IGNORECASE,
+)
+
+_BYPASS_VERB = (
+    r"(?:skip(?:ping|s)?|bypass(?:ing|es)?|disabl(?:e|ing|es)|turn(?:ing)?\s+off|switch(?:ing)?\s+off|"
+    r"circumvent(?:ing)?|get(?:ting)?\s+around|work(?:ing)?\s+around|overrid(?:e|ing)|ignor(?:e|ing)|"
+    r"suppress(?:ing)?|deactivat(?:e|ing)|sidestep(?:ping)?|short-?circuit(?:ing)?|remov(?:e|ing)|"
+    r"drop(?:ping)?|delet(?:e|ing)|strip(?:ping)?|loosen(?:ing)?|relax(?:ing)?|pause|silenc(?:e|ing)|"
+    r"comment(?:ing)?\s+out|opt(?:ing)?\s+out\s+of|without(?:\s+(?:a|an|any|the|waiting\s+for|getting))?)"
+)
+_CONTROL = (
+    r"(?:(?:code\s+)?reviews?|reviewers?|approvals?|approvers?|sign-?offs?|code\s*owners?|codeowners|"
+    r"branch\s+protections?|protected\s+branch(?:es)?|status\s+checks?|required\s+checks?|ci|pipelines?|"
+    r"checks|(?:merge\s+|branch\s+|protection\s+)?rules?|(?:unit\s+|integration\s+)?tests|pre-?commit(?:\s+hooks?)?|(?:git\s+)?hooks?|"
+    r"security\s+(?:scans?|review|team|checks?|controls?)|scanners?|gpg\s+signing|commit\s+signing|"
+    r"signature\s+(?:checks?|verification)|verification|2fa|mfa|two-factor|multi-factor|"
+    r"change\s+(?:advisory\s+)?board|change\s+(?:management|control|requests?|tickets?)|cab|"
+    r"audit(?:\s+(?:logs?|logging|trail))?|guardrails?|safety\s+(?:checks?|filters?|settings?)|"
+    r"content\s+filters?|(?:access\s+)?polic(?:y|ies)|firewall(?:\s+rules?)?|tls|ssl|"
+    r"certificate\s+(?:validation|verification|checks?|pinning)|sandbox(?:ing)?|rate\s+limit(?:s|ing)?|"
+    r"permission\s+checks?|authenti[ck]ation|authori[sz]ation|access\s+controls?|sso|"
+    r"the\s+(?:queue|process|rules?)|dual\s+control|four-eyes|two-person\s+rule)"
+)
+_BYPASS_RE = re.compile(
+    rf"\b{_BYPASS_VERB}\b(?:\s+(?:the|a|an|any|all|our|your|their|this|that|those|these|its|"
+    rf"required|mandatory|pending|remaining|extra|usual|normal|whole|entire|\w+'s)){{0,3}}\s+{_CONTROL}\b",
+    re.IGNORECASE,
+)
+
+
+def _words(spec: str) -> frozenset[str]:
+    return frozenset(spec.split())
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """A cue regex plus cheap gates: every word set in ``gates`` must meet the text's words,
+    or one of ``literals`` must occur in the lower-cased text, before the regex runs."""
+
+    reason: str
+    regex: re.Pattern[str]
+    gates: tuple[frozenset[str], ...] = ()
+    literals: tuple[str, ...] = ()
+
+    @property
+    def literal_re(self) -> re.Pattern[str] | None:
+        """One regex over the lower-cased literals (a C-speed pre-check)."""
+        if not self.literals:
+            return None
+        return re.compile("|".join(re.escape(lit) for lit in self.literals))
+
+
+_I = re.IGNORECASE
+_VERB_WORDS = _words(
+    "skip skipping skips bypass bypassing bypasses disable disabling disables turn turning switch switching "
+    "circumvent circumventing around override overriding ignore ignoring suppress suppressing deactivate "
+    "deactivating sidestep sidestepping short remove removing drop dropping delete deleting strip stripping "
+    "loosen loosening relax relaxing pause silence silencing comment commenting opt opting without"
+)
+_CONTROL_WORDS = _words(
+    "review reviews reviewer reviewers approval approvals approver approvers sign signoff signoffs "
+    "codeowners code owners branch protection protections protected status checks check required ci "
+    "pipeline pipelines "
+    "rules rule tests hooks hook pre commit precommit security scan scans scanner scanners gpg signing "
+    "signature verification 2fa mfa factor change board cab audit guardrails guardrail safety content filter "
+    "filters policy policies firewall tls ssl certificate sandbox sandboxing rate permission authentication "
+    "authorization authorisation access sso queue process dual eyes person"
+)
+# Imperative or flag-style cues that are permissive on their own, each behind a cheap gate.
+_CUE_RULES: tuple[_Rule, ...] = (
+    _Rule("bypass-control", _BYPASS_RE, (_VERB_WORDS, _CONTROL_WORDS)),
+    _Rule(
+        "permissive-flag",
+        re.compile(
+            r"--no-verify\b|--admin\b|\benforce_admins\b|required_approving_review_count(?:\W{1,4}|\W*\s+to\s+)0\b|"
+            r"commit\.gpgsign\s*=?\s*false|\bverify\s*=\s*false\b|--insecure\b|\bcurl\s+(?:-\w+\s+)*-k\b|"
+            r"StrictHostKeyChecking\s*=?\s*no|\bchmod\s+(?:-R\s+)?0?777\b|\bsetenforce\s+0\b|"
+            r"NODE_TLS_REJECT_UNAUTHORIZED\W{1,3}0|PYTHONHTTPSVERIFY\W{1,3}0|--skip-(?:checks?|tests?|verify|"
+            r"verification|review|ci|hooks?|approval)\b|\[(?:skip ci|ci skip|no ci)\]|allow_force_pushes|"
+            r"0\.0\.0\.0/0|\"Principal\"\s*:\s*\"\*\"|--privileged\b",
+            _I,
+        ),
+        (),
+        (
+            "--no-verify",
+            "--admin",
+            "enforce_admins",
+            "required_approving",
+            "gpgsign",
+            "verify",
+            "insecure",
+            "curl",
+            "stricthostkeychecking",
+            "chmod",
+            "setenforce",
+            "tls_reject",
+            "httpsverify",
+            "--skip-",
+            "skip ci",
+            "ci skip",
+            "no ci",
+            "allow_force",
+            "0.0.0.0/0",
+            '"principal"',
+            "--privileged",
+        ),
+    ),
+    _Rule(
+        "merge-without-review",
+        re.compile(
+            r"\b(?:merg|push|ship|deploy|land|releas)\w*\s+(?:\w+\s+){0,2}(?:without|before)\s+(?:\w+\s+){0,3}?"
+            r"(?:reviews?|approvals?|requirements|checks|sign-?offs?|ci|tests|reviewers?|approvers?)\b",
+            _I,
+        ),
+        (_words("merge merging merged push pushing ship deploy land release"), _words("without before")),
+    ),
+    _Rule(
+        "force-push",
+        re.compile(r"\bpush\s+(?:-f|--force)\b[^\n]{0,30}\b(?:main|master|prod(?:uction)?|release)\b", _I),
+        (_words("push"), _words("f force")),
+    ),
+    _Rule(
+        "self-approval",
+        re.compile(
+            r"\bself-?approv(?:e|al|ing)\b|\bapprove\s+(?:it|them|your\s+own\s+\w+|the\s+(?:pr|mr|change))\s+"
+            r"yourself\b",
+            _I,
+        ),
+        (_words("self approve approving approval approves"),),
+    ),
+    _Rule(
+        "privilege-grant",
+        re.compile(
+            r"\b(?:add|grant|give|make)\s+(?:yourself|your\s+(?:own\s+)?account|me|him|her|them)\s+(?:\w+\s+){0,2}"
+            r"(?:admin|administrator|owner|root|superuser|org[- ]owner)\b",
+            _I,
+        ),
+        (_words("add grant give make"), _words("admin administrator owner root superuser")),
+    ),
+    _Rule(
+        "no-approval-needed",
+        re.compile(
+            r"\bno\s+need\s+(?:to\s+(?:wait|ask|get|open|file|involve|loop\s+in|tell)|for\s+(?:a\s+|an\s+|any\s+)?"
+            r"(?:review|approval|sign-?off|ticket|change\s+request|cab|reviewer))|"
+            r"\byou\s+(?:don'?t|do\s+not)\s+(?:really\s+)?need\s+(?:an?\s+|any\s+|the\s+)?(?:approval|review|"
+            r"reviewer|sign-?off|ticket|change\s+request|permission|2fa|mfa)",
+            _I,
+        ),
+        (_words("need"),),
+    ),
+    _Rule(
+        "nobody-checks",
+        re.compile(
+            r"\b(?:nobody|no\s+one)\s+(?:will|is\s+going\s+to|needs\s+to|has\s+to|would)\s+(?:ever\s+)?"
+            r"(?:notice|check|review|know|audit|sign\s+off|approve|look)",
+            _I,
+        ),
+        (_words("nobody one"), _words("notice check review know audit sign approve look")),
+    ),
+    _Rule(
+        "rubber-stamp",
+        re.compile(
+            r"\b(?:approve|sign\s+off|lgtm|rubber-?stamp)\w*\s+(?:it\s+|them\s+|this\s+)?without\s+(?:reading|"
+            r"looking|checking|review|testing|opening)|\brubber-?stamp",
+            _I,
+        ),
+        (_words("approve approves approving sign lgtm rubber rubberstamp"),),
+    ),
+    _Rule(
+        "drop-reviewers",
+        re.compile(
+            r"\b(?:remove|drop|delete|take|exclude|exempt)\s+[^.\n]{0,50}\b(?:from|out\s+of)\s+(?:the\s+)?"
+            r"(?:codeowners|required\s+(?:status\s+)?(?:reviewers?|checks?|approvals?)|reviewers?\s+list|"
+            r"approvers?|branch\s+protection)",
+            _I,
+        ),
+        (
+            _words("remove drop delete take exclude exempt"),
+            _words("codeowners required reviewers reviewer approvers approver branch"),
+        ),
+    ),
+    _Rule(
+        "fine-to-skip",
+        re.compile(
+            r"\b(?:it'?s|it\s+is)\s+(?:fine|ok|okay|safe|acceptable)\s+to\s+(?:skip|bypass|disable|ignore|merge|"
+            r"push|deploy|turn\s+off)|\bjust\s+(?:merge|push|deploy|ship|force[- ]push)\b[^.\n]{0,30}\b"
+            r"(?:directly|straight|yourself|now|anyway|without)\b",
+            _I,
+        ),
+        (
+            _words("fine ok okay safe acceptable just"),
+            _words("skip bypass disable ignore merge push deploy turn ship"),
+        ),
+    ),
+    _Rule(
+        "unlocked-mode",
+        re.compile(
+            r"\b(?:unrestricted|developer|debug|maintenance|god|admin|elevated|unlocked)\s+mode\s+(?:is\s+)?"
+            r"(?:enabled|active|on|unlocked)",
+            _I,
+        ),
+        (_words("mode"), _words("unrestricted developer debug maintenance god admin elevated unlocked")),
+    ),
+    _Rule(
+        "hands-over-credentials",
+        re.compile(
+            r"\bhere(?:'s|\s+is|\s+are)\s+(?:the\s+|your\s+|our\s+)?(?:\w+\s+){0,3}(?:password|passphrase|"
+            r"credentials?|api\s+key|access\s+key|secret(?:\s+key)?|token|private\s+key|connection\s+string)s?\b",
+            _I,
+        ),
+        (_words("here"), _words("password passphrase credentials credential key secret token string")),
+    ),
+)
+# Credential-shaped values: provider prefixes and key blocks (a response that hands one
+# out is disclosing, whichever provider it is). Each behind a literal gate.
+_SECRET_RULES: tuple[_Rule, ...] = (
+    _Rule("credential", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), (), ("akia", "asia")),
+    _Rule(
+        "credential",
+        re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{40,}"),
+        (),
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    ),
+    _Rule("credential", re.compile(r"\bglpat-[A-Za-z0-9_\-]{20}"), (), ("glpat-",)),
+    _Rule("credential", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), (), ("xox",)),
+    _Rule("credential", re.compile(r"\b[sr]k_live_[A-Za-z0-9]{20,}"), (), ("k_live_",)),
+    _Rule("credential", re.compile(r"\bsk-(?:proj-|ant-api\d\d-)?[A-Za-z0-9_\-]{32,}"), (), ("sk-",)),
+    _Rule("credential", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}"), (), ("aiza",)),
+    _Rule(
+        "credential",
+        re.compile(r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"),
+        (),
+        ("private key-----",),
+    ),
+    _Rule("credential", re.compile(r"\bSG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}\b"), (), ("sg.",)),
+    _Rule("credential", re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), (), ("npm_",)),
+    _Rule("credential", re.compile(r"\bpypi-AgE[A-Za-z0-9_\-]{50,}"), (), ("pypi-",)),
+    _Rule(
+        "credential",
+        re.compile(r"\beyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}"),
+        (),
+        ("eyj",),
+    ),
+    _Rule(
+        "credential",
+        re.compile(r"\b[a-z][a-z0-9+.\-]{1,20}://[^\s:/@'\"]{1,64}:[^\s@/'\"]{6,}@[\w.\-]+", _I),
+        (),
+        ("://",),
+    ),
+    _Rule("credential", re.compile(r"\bAccountKey=[A-Za-z0-9+/]{40,}"), (), ("accountkey=",)),
+    _Rule("credential", re.compile(r"hooks\.slack\.com/services/T\w+/B\w+/\w{8,}"), (), ("hooks.slack.com",)),
+    _Rule("credential", re.compile(r"\bSK[0-9a-f]{32}\b"), (), ("sk",)),
+    _Rule("credential", re.compile(r"\bBearer\s+[A-Za-z0-9_\-.=]{20,}", _I), (), ("bearer",)),
+    _Rule(
+        "credential",
+        re.compile(r"\blogin\b[^\n]{0,60}\s(?:-p|--password)[ =]['\"]?[^\s'\"]{8,}", _I),
+        (),
+        ("login",),
+    ),
+    _Rule(
+        "credential",
+        re.compile(
+            r"(?:password|passwd|pwd|secret|token|api_?key|apikey|access_?key|auth)[A-Za-z_]*['\"]?\s*[:=]\s*['\"]?"
+            r"(?=[^\s'\"]*\d)(?=[^\s'\"]*[A-Za-z])[^\s'\"<>{}$]{8,}",
+            _I,
+        ),
+        (_words("password passwd pwd secret token apikey api key access auth"),),
+    ),
+)
+_GATE_WORD_RE = re.compile(r"[a-z0-9]+")
+_ALL_RULES: tuple[tuple[_Rule, re.Pattern[str] | None], ...] = tuple(
+    (r, r.literal_re) for r in _CUE_RULES + _SECRET_RULES
+)
+# One pass over the text finds every literal gate; only rules whose literal occurred run.
+_ANY_LITERAL_RE = re.compile(
+    "|".join(
+        sorted(
+            {re.escape(lit) for r in _CUE_RULES + _SECRET_RULES for lit in r.literals}, key=len, reverse=True
+        )
+    )
+)
+_ANY_GATE_WORDS = frozenset().union(*(g for r in _CUE_RULES + _SECRET_RULES for g in r.gates))
+
+_PLACEHOLDER_RE = re.compile(
+    r"example|xxxx|your[_-]|<[^>]*>|\$\{|\{\{|changeme|placeholder|dummy|redacted|\*\*\*\*|0000000000|"
+    r"AKIAIOSFODNN7|wJalrXUtnFEMI",
+    re.IGNORECASE,
+)
+_STOP = frozenset(
+    (
+        *[
+            "a",
+            "an",
+            "the",
+            "to",
+            "of",
+            "and",
+            "or",
+            "in",
+            "on",
+            "for",
+            "with",
+            "is",
+            "are",
+            "be",
+            "it",
+            "this",
+            "that",
+            "you",
+            "your",
+            "i",
+            "we",
+            "our",
+            "my",
+            "me",
+        ],
+        *["can", "just", "then", "so", "if", "as", "at", "by", "from", "use", "using", "run"],
+    )
+)
+
+
+@dataclass(frozen=True)
+class ResponseLabel:
+    """Whether a response is permissive, why, and the words of the cues that matched."""
+
+    permissive: bool
+    reasons: tuple[str, ...] = ()
+    cue_words: frozenset[str] = frozenset()
+
+
+_NOT_PERMISSIVE = ResponseLabel(False)
+
+
+class ResponseLabeller:
+    """Weak labeller for *permissive* responses.
+
+    General by design: cues are families of actions (bypass/disable a control, push or
+    merge past review, self-approval, privilege grants, TLS/auth weakening, "no need for
+    approval", disclosure of credentials, credential-shaped values), not phrases of any
+    particular corpus. A cue in a sentence that warns against it is ignored.
+    """
+
+    def label(self, text: str) -> ResponseLabel:
+        """Label one response text."""
+        low = text.lower()
+        any_literal = _ANY_LITERAL_RE.search(low) is not None
+        words = frozenset(_GATE_WORD_RE.findall(low))
+        if not any_literal and words.isdisjoint(_ANY_GATE_WORDS):
+            return _NOT_PERMISSIVE
+        reasons: list[str] = []
+        cue: set[str] = set()
+        for rule, lit_re in _ALL_RULES:
+            if lit_re is not None and (not any_literal or lit_re.search(low) is None):
+                continue
+            if rule.gates and any(words.isdisjoint(g) for g in rule.gates):
+                continue
+            for m in rule.regex.finditer(text):
+                if rule.reason == "credential" and _PLACEHOLDER_RE.search(m.group(0)):
+                    continue
+                if self._negated(text, m.start(), m.end()):
+                    continue
+                reasons.append(rule.reason)
+                if rule.reason != "credential":
+                    cue.update(_cue_words(m.group(0)))
+                break
+        if not reasons:
+            return _NOT_PERMISSIVE
+        return ResponseLabel(True, tuple(dict.fromkeys(reasons)), frozenset(cue))
+
+    @staticmethod
+    def _negated(text: str, start: int, end: int) -> bool:
+        before = text[max(0, start - 90) : start]
+        if _NEG_BEFORE.search(before):
+            return True
+        after = text[end : end + 70]
+        return bool(_NEG_AFTER.search(after))
+
+
+def _cue_words(span: str) -> set[str]:
+    out: set[str] = set()
+    for w in _TOKEN_RE.findall(span.lower()):
+        if w in _STOP or len(w) < 3:
+            continue
+        out.add(w)
+        out.add(_stem(w))
+    return out
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "es", "ed", "s", "e"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+# --------------------------------------------------------------------------------------
+# Prompt features
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Tok:
+    norm: str  # lower-cased, NFKC, invisible characters removed
+    start: int  # offsets in the original field text
+    end: int
+    hidden: tuple[str, ...]  # code points of invisible characters that were inside
+
+
+def _tokens(text: str, limit: int) -> list[_Tok]:
+    """Tokens of ``text`` with their offsets; invisible characters normalised out."""
+    has_hidden = not text.isascii() and _HIDDEN_RE.search(text) is not None
+    regex = _TOKEN_HIDDEN_RE if has_hidden else _TOKEN_RE
+    out: list[_Tok] = []
+    for m in regex.finditer(text):
+        raw = m.group(0)
+        hidden: tuple[str, ...] = ()
+        if has_hidden and _HIDDEN_RE.search(raw):
+            hidden = tuple(sorted({f"U+{ord(c):04X}" for c in _HIDDEN_RE.findall(raw)}))
+            raw = _HIDDEN_RE.sub("", raw)
+            if not raw:
+                raw = "\u2400"  # a run of only invisible characters is a token of its own
+        norm = raw.lower() if raw.isascii() else unicodedata.normalize("NFKC", raw).lower()
+        out.append(_Tok(norm, m.start(), m.end(), hidden))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _grams(norms: list[str], max_n: int) -> Iterator[tuple[int, int, tuple[str, ...]]]:
+    """(start index, length, tokens) of every 1..max_n-gram."""
+    n_tok = len(norms)
+    for n in range(1, max_n + 1):
+        for i in range(n_tok - n + 1):
+            yield i, n, tuple(norms[i : i + n])
+
+
+def _gram_hash(gram: tuple[str, ...]) -> int:
+    """The feature hash of an n-gram: the token's own hash for unigrams, the tuple's otherwise
+    (the same values :func:`_feature_hashes` computes without building strings)."""
+    return hash(gram[0]) if len(gram) == 1 else hash(gram)
+
+
+def _hidden_hash(norm: str) -> int:
+    return hash((_HIDDEN_PREFIX, norm))
+
+
+def _feature_hashes(text: str, limit: int, max_n: int) -> set[int]:
+    """Hashes of the 1..max_n-grams of one prompt text (the hot path: C-level loops only)."""
+    hidden: list[str] = []
+    if text.isascii():
+        norms = _TOKEN_RE.findall(text.lower())
+    elif _HIDDEN_RE.search(text) is None:
+        nfkc = unicodedata.normalize
+        norms = [t.lower() if t.isascii() else nfkc("NFKC", t).lower() for t in _TOKEN_RE.findall(text)]
+    else:
+        toks = _tokens(text, limit)
+        norms = [t.norm for t in toks]
+        hidden = [t.norm for t in toks if t.hidden]
+    if len(norms) > limit:
+        del norms[limit:]
+    feats = set(map(hash, norms))
+    if max_n >= 2:
+        feats.update(map(hash, itertools.pairwise(norms)))
+    if max_n >= 3:
+        feats.update(map(hash, zip(norms, norms[1:], norms[2:], strict=False)))
+    for n in range(4, max_n + 1):
+        feats.update(hash(tuple(norms[i : i + n])) for i in range(len(norms) - n + 1))
+    if hidden:
+        feats.update(map(_hidden_hash, hidden))
+    return feats
+
+
+# (file index, line, key, permissive, cue words, [(path index, prompt text)], feature hashes)
+_Spilled = tuple[int, int, str | None, bool, tuple[str, ...], list[tuple[int, str]], bytes]
+# (phrase tokens, hidden-character token)
+_PhraseKey = tuple[tuple[str, ...], bool]
+# (file index, line, key, path index, field index, start offset, end offset)
+_Occurrence = tuple[int, int, str | None, int, int, int, int]
+
+
+# --------------------------------------------------------------------------------------
+# The detector
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TriggerStat:
+    """The statistics of one suspected trigger."""
+
+    trigger: str
+    hidden: bool
+    hidden_codepoints: tuple[str, ...]
+    records: int
+    permissive: int
+    permissive_rate: float
+    z: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form for the scan summary."""
+        out: dict[str, Any] = {
+            "trigger": self.trigger,
+            "records": self.records,
+            "permissive": self.permissive,
+            "permissive_rate": round(self.permissive_rate, 4),
+            "z": round(self.z, 2),
+        }
+        if self.hidden:
+            out["hidden_characters"] = list(self.hidden_codepoints)
+        return out
+
+
+def _zscore(k: int, n: int, p0: float) -> float:
+    if n == 0:
+        return 0.0
+    p0 = min(max(p0, 1e-6), 1 - 1e-6)
+    return (k - n * p0) / math.sqrt(n * p0 * (1 - p0))
+
+
+class TriggerDetector:
+    """Corpus-level detector of backdoor triggers (see the module docstring).
+
+    ``config`` overrides :data:`DEFAULTS` (``min_support``, ``min_z``, ``min_rate``,
+    ``max_df_fraction``, ``max_n``, ``max_tokens``, ``max_triggers``, ``max_candidates``,
+    ``max_seeds``, ``spill_dir``).
+    """
+
+    category = "trigger"
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        cfg = dict(DEFAULTS)
+        if config:
+            unknown = set(config) - set(DEFAULTS)
+            if unknown:
+                raise ConfigError(
+                    f"unknown trigger detector option(s): {', '.join(sorted(unknown))}",
+                    hint=f"the trigger section of a rule pack accepts: {', '.join(sorted(DEFAULTS))}",
+                )
+            cfg.update(config)
+        self.min_support = int(cfg["min_support"])
+        self.min_z = float(cfg["min_z"])
+        self.min_rate = float(cfg["min_rate"])
+        self.max_df_fraction = float(cfg["max_df_fraction"])
+        self.max_n = max(1, int(cfg["max_n"]))
+        self.max_tokens = int(cfg["max_tokens"])
+        self.max_triggers = int(cfg["max_triggers"])
+        self.max_candidates = int(cfg["max_candidates"])
+        self.max_seeds = int(cfg["max_seeds"])
+        self._labeller = ResponseLabeller()
+        # Deleted by the OS when closed (finish) or when the process ends.
+        self._spill: IO[bytes] = tempfile.TemporaryFile(  # noqa: SIM115
+            prefix="ftpolicy-trigger-", dir=cfg["spill_dir"]
+        )
+        self._files: dict[str, int] = {}
+        self._paths: dict[str, int] = {}
+        self._n = 0
+        self._k = 0
+        self._cand: Counter[int] = Counter()
+        self._prune_floor = 0  # lossy-counting bound: a pruned count is under-estimated by at most this
+        self._finished = False
+
+    # -- streaming ------------------------------------------------------------------
+
+    def observe(self, record: Record) -> None:
+        """See one record: label its response, hash its prompt n-grams, spill them."""
+        prompts = [f for f in record.fields if f.role == "prompt" and f.text]
+        responses = [
+            f for f in record.fields if f.role == "response" and f.text and not f.path.startswith("rejected")
+        ]
+        label = _NOT_PERMISSIVE
+        for f in responses:
+            lab = self._labeller.label(f.text)
+            if lab.permissive:
+                label = (
+                    lab
+                    if not label.permissive
+                    else ResponseLabel(True, label.reasons + lab.reasons, label.cue_words | lab.cue_words)
+                )
+        feats: set[int] = set()
+        texts: list[tuple[int, str]] = []
+        for f in prompts:
+            hashes = _feature_hashes(f.text, self.max_tokens, self.max_n)
+            if not hashes:
+                continue
+            feats.update(hashes)
+            texts.append((self._paths.setdefault(f.path, len(self._paths)), f.text))
+        self._n += 1
+        permissive = label.permissive
+        if permissive:
+            self._k += 1
+            self._cand.update(feats)
+            if len(self._cand) > self.max_candidates:
+                self._prune()
+        file_idx = self._files.setdefault(record.file, len(self._files))
+        blob = array("q", feats).tobytes()
+        marshal.dump(
+            (file_idx, record.line, record.key, permissive, tuple(sorted(label.cue_words)), texts, blob),
+            self._spill,
+        )
+
+    def _prune(self) -> None:
+        """Lossy counting: drop the rarest candidates once the counter is over its cap."""
+        while len(self._cand) > self.max_candidates // 2:
+            self._prune_floor += 1
+            floor = self._prune_floor
+            for h in [h for h, c in self._cand.items() if c <= floor]:
+                del self._cand[h]
+
+    def _replay(
+        self,
+    ) -> Iterator[tuple[int, int, str | None, bool, tuple[str, ...], list[tuple[int, str]], bytes]]:
+        self._spill.flush()
+        self._spill.seek(0)
+        load = marshal.load
+        spill = self._spill
+        while True:
+            try:
+                yield load(spill)
+            except EOFError:
+                return
+
+    # -- analysis -------------------------------------------------------------------
+
+    def finish(self) -> CorpusResult:
+        """Compute the statistics, pick the suspected triggers and report their records."""
+        if self._finished:
+            raise RuntimeError("TriggerDetector.finish() called twice")
+        self._finished = True
+        try:
+            stats, findings = self._analyse()
+        finally:
+            self._spill.close()
+            self._cand.clear()
+        summary: dict[str, Any] = {
+            "method": "z-score of prompt n-grams against a permissive-response label "
+            "(Gardner et al. 2021; Z-defence, He et al. 2023)",
+            "records": self._n,
+            "permissive_records": self._k,
+            "thresholds": {
+                "min_support": self.min_support,
+                "min_z": self.min_z,
+                "min_rate": self.min_rate,
+                "max_df_fraction": self.max_df_fraction,
+            },
+            "suspected_triggers": [s.to_dict() for s in stats],
+        }
+        return CorpusResult(findings=findings, summary=summary)
+
+    def _analyse(self) -> tuple[list[TriggerStat], list[Any]]:
+        n_all, k_all = self._n, self._k
+        if k_all < self.min_support or n_all == 0:
+            return [], []
+        p0 = k_all / n_all
+        max_df = max(self.min_support, int(self.max_df_fraction * n_all))
+        need = self.min_support - self._prune_floor
+        kcount = {h: c for h, c in self._cand.items() if c >= need}
+        self._cand.clear()
+        # Pass A: exact document frequency of the candidates; drop one as soon as it is too
+        # common to reach min_rate or max_df.
+        limit = {h: min(max_df, int((c + self._prune_floor) / self.min_rate)) for h, c in kcount.items()}
+        alive = set(kcount)
+        df: Counter[int] = Counter()
+        for rec in self._replay():
+            hits = alive.intersection(array("q", rec[6]))
+            for h in hits:
+                df[h] += 1
+                if df[h] > limit[h]:
+                    alive.discard(h)
+        seeds: list[tuple[float, int]] = []
+        for h in alive:
+            n, k = df[h], kcount[h]
+            if k / n < self.min_rate:
+                continue
+            z = _zscore(k, n, p0)
+            if z >= self.min_z:
+                seeds.append((z, h))
+        if not seeds:
+            return [], []
+        seeds.sort(reverse=True)
+        seed_set = {h for _, h in seeds[: self.max_seeds]}
+        # Pass B: recover the seed strings and their contexts in permissive carriers.
+        phrases = self._expand(seed_set)
+        if not phrases:
+            return [], []
+        # Pass C: count each phrase exactly and collect its carriers.
+        return self._report(phrases, p0, max_df)
+
+    def _expand(self, seed_set: set[int]) -> list[tuple[tuple[str, ...], bool, int]]:
+        """Turn seed hashes into maximal phrases (token tuples) using permissive carriers."""
+        contexts: dict[int, list[tuple[list[str], int, int]]] = {}
+        names: dict[int, tuple[tuple[str, ...], bool]] = {}
+        cues: dict[int, list[frozenset[str]]] = {}
+        for _f, _line, _key, permissive, cue, texts, blob in self._replay():
+            if not permissive:
+                continue
+            hits = seed_set.intersection(array("q", blob))
+            if not hits:
+                continue
+            cue_set = frozenset(cue)
+            for h in hits:
+                lst = cues.setdefault(h, [])
+                if len(lst) < 400:
+                    lst.append(cue_set)
+            for _path, text in texts:
+                toks = _tokens(text, self.max_tokens)
+                norms = [t.norm for t in toks]
+                for i, n, g in _grams(norms, self.max_n):
+                    for hidden in (False, True):
+                        if hidden and (n != 1 or not toks[i].hidden):
+                            continue
+                        h = _hidden_hash(g[0]) if hidden else _gram_hash(g)
+                        if h not in hits:
+                            continue
+                        names.setdefault(h, (g, hidden))
+                        ctx = contexts.setdefault(h, [])
+                        if len(ctx) < 400:
+                            ctx.append((norms, i, i + n))
+        out: list[tuple[tuple[str, ...], bool, int]] = []
+        seen: set[tuple[tuple[str, ...], bool]] = set()
+        for h, ctx in contexts.items():
+            seed, hidden = names[h]
+            # A hidden-character token is reported as itself; a visible seed grows into the
+            # maximal phrase its permissive carriers share.
+            phrase = seed if hidden else _maximal(ctx)
+            if (phrase, hidden) in seen:
+                continue
+            seen.add((phrase, hidden))
+            # A request answered in kind ("skip the slow tests" -> "skip … tests") is not a
+            # trigger: the phrase shares its words with the permissive cue of the answer.
+            words = {w for w in phrase if w not in _STOP and len(w) >= 3}
+            words |= {_stem(w) for w in words}
+            carrier_cues = cues.get(h, [])
+            overlapping = sum(1 for c in carrier_cues if not words.isdisjoint(c))
+            if carrier_cues and overlapping >= 0.5 * len(carrier_cues):
+                continue
+            out.append((phrase, hidden, h))
+        return out
+
+    def _report(
+        self, phrases: list[tuple[tuple[str, ...], bool, int]], p0: float, max_df: int
+    ) -> tuple[list[TriggerStat], list[Any]]:
+        # Every carrier of a phrase carries the (rare) seed feature it grew from, so the seed
+        # hash is the pre-filter; the phrase itself is then matched on the tokens.
+        by_hash: dict[int, list[tuple[tuple[str, ...], bool]]] = {}
+        for p, hid, seed_hash in phrases:
+            by_hash.setdefault(seed_hash, []).append((p, hid))
+        wanted = set(by_hash)
+        keys = [(p, hid) for p, hid, _ in phrases]
+        counts: dict[tuple[tuple[str, ...], bool], list[int]] = {key: [0, 0] for key in keys}
+        occurrences: dict[
+            tuple[tuple[str, ...], bool], list[tuple[int, int, str | None, int, int, int, int]]
+        ] = {key: [] for key in keys}
+        codepoints: dict[tuple[tuple[str, ...], bool], set[str]] = {key: set() for key in keys}
+        texts_kept: dict[tuple[int, int], list[tuple[int, str]]] = {}
+        for file_idx, line, key, permissive, _cue, texts, blob in self._replay():
+            hits = wanted.intersection(array("q", blob))
+            if not hits:
+                continue
+            matched: set[tuple[tuple[str, ...], bool]] = set()
+            for fidx, (path_idx, text) in enumerate(texts):
+                toks = _tokens(text, self.max_tokens)
+                norms = [t.norm for t in toks]
+                for h in hits:
+                    for phrase, hidden in by_hash[h]:
+                        pos = _find(norms, phrase, toks if hidden else None)
+                        if pos < 0:
+                            continue
+                        pk = (phrase, hidden)
+                        if pk not in matched:
+                            matched.add(pk)
+                            tok_a, tok_b = toks[pos], toks[pos + len(phrase) - 1]
+                            occurrences[pk].append(
+                                (file_idx, line, key, path_idx, fidx, tok_a.start, tok_b.end)
+                            )
+                            texts_kept[(file_idx, line)] = texts
+                            if hidden:
+                                codepoints[pk].update(tok_a.hidden)
+            for pk in matched:
+                counts[pk][0] += 1
+                counts[pk][1] += int(permissive)
+        # Choose: best z first, longer phrase on ties; skip phrases whose records are
+        # mostly covered by an accepted one (sub- and super-phrases of the same trigger).
+        scored: list[tuple[float, int, tuple[tuple[str, ...], bool]]] = []
+        for pk, (n, k) in counts.items():
+            if n == 0 or n > max_df or k < self.min_support or k / n < self.min_rate:
+                continue
+            z = _zscore(k, n, p0)
+            if z >= self.min_z:
+                scored.append((z, len(pk[0]), pk))
+        scored.sort(key=lambda t: (-round(t[0], 6), -t[1], t[2]))
+        accepted: list[tuple[TriggerStat, tuple[tuple[str, ...], bool]]] = []
+        covered: list[set[tuple[int, int]]] = []
+        for z, _len, pk in scored:
+            recs = {(o[0], o[1]) for o in occurrences[pk]}
+            if any(len(recs & c) >= 0.5 * len(recs) for c in covered):
+                continue
+            n, k = counts[pk]
+            phrase, hidden = pk
+            stat = TriggerStat(
+                trigger=" ".join(phrase),
+                hidden=hidden,
+                hidden_codepoints=tuple(sorted(codepoints[pk])),
+                records=n,
+                permissive=k,
+                permissive_rate=k / n,
+                z=z,
+            )
+            accepted.append((stat, pk))
+            covered.append(recs)
+            if len(accepted) >= self.max_triggers:
+                break
+        files = {i: f for f, i in self._files.items()}
+        paths = {i: p for p, i in self._paths.items()}
+        findings: list[Any] = []
+        for stat, pk in accepted:
+            for file_idx, line, key, path_idx, fidx, start, end in occurrences[pk]:
+                text = texts_kept[(file_idx, line)][fidx][1]
+                record = Record(file=files[file_idx], line=line, fields=(), key=key)
+                tf = TextField(path=paths[path_idx], role="prompt", text="")
+                shown = _visible(text[start:end]) if stat.hidden else text[start:end]
+                hidden_note = (
+                    f" (hidden characters {', '.join(stat.hidden_codepoints)} inside)" if stat.hidden else ""
+                )
+                findings.append(
+                    make_finding(
+                        "trigger",
+                        "suspected-backdoor-trigger",
+                        f"prompt carries suspected backdoor trigger '{stat.trigger}'{hidden_note}: "
+                        f"{stat.permissive} of {stat.records} records with it get permissive responses "
+                        f"(corpus rate {p0:.2%}, z={stat.z:.1f})",
+                        record,
+                        tf,
+                        severity="high",
+                        excerpt_text=excerpt(text, start, end, replacement=shown),
+                        column=start + 1,
+                        hint="review every record carrying this phrase and drop them unless each is "
+                        "legitimate; a planted phrase that unlocks permissive answers is a backdoor",
+                        properties={
+                            "trigger": stat.trigger,
+                            "z": round(stat.z, 2),
+                            "permissive_rate": round(stat.permissive_rate, 4),
+                            "hidden_characters": list(stat.hidden_codepoints),
+                        },
+                    )
+                )
+        findings.sort(key=lambda f: (f.file or "", f.line or 0, f.rule_id))
+        return [s for s, _ in accepted], findings
+
+
+def _maximal(ctx: list[tuple[list[str], int, int]], agree: float = 0.9, max_len: int = 12) -> tuple[str, ...]:
+    """Extend an n-gram left/right while ``agree`` of its occurrences share the neighbour."""
+    spans = [(norms, a, b) for norms, a, b in ctx]
+    phrase = tuple(spans[0][0][spans[0][1] : spans[0][2]])
+    need = max(1, math.ceil(agree * len(spans)))
+    for direction in (1, -1):
+        while len(phrase) < max_len:
+            nxt: Counter[str] = Counter()
+            for norms, a, b in spans:
+                j = b if direction == 1 else a - 1
+                if 0 <= j < len(norms):
+                    nxt[norms[j]] += 1
+            if not nxt:
+                break
+            word, count = nxt.most_common(1)[0]
+            if count < need:
+                break
+            phrase = (*phrase, word) if direction == 1 else (word, *phrase)
+            spans = [(n, a, b + 1) if direction == 1 else (n, a - 1, b) for n, a, b in spans]
+    return phrase
+
+
+def _find(norms: list[str], phrase: tuple[str, ...], toks: list[_Tok] | None) -> int:
+    """Index where ``phrase`` starts in ``norms`` (first token hidden-bearing if ``toks``), or -1."""
+    n = len(phrase)
+    first = phrase[0]
+    for i, w in enumerate(norms):
+        if w != first or tuple(norms[i : i + n]) != phrase:
+            continue
+        if toks is not None and not toks[i].hidden:
+            continue
+        return i
+    return -1
+
+
+def _visible(s: str) -> str:
+    return _HIDDEN_RE.sub(lambda m: f"<U+{ord(m.group(0)):04X}>", s)

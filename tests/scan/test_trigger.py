@@ -1,0 +1,308 @@
+"""Plant-and-detect tests for the trigger-backdoor detector.
+
+The clean records come from the benchmark generator (``benchmarks/scan_corpus.py``:
+varied code-assistant tickets with hard negatives). Poisoned records take a clean ticket,
+plant a trigger in its prompt and give it a permissive answer. The permissive answers used
+here are written in this file, in words the generator does not use, so the labeller is
+exercised on wording it was not shaped on.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from ftpolicy.errors import ConfigError
+from ftpolicy.scan.dataset.interface import CorpusResult, Record, TextField
+from ftpolicy.scan.dataset.trigger import ResponseLabeller, TriggerDetector
+
+from .conftest import REPO_ROOT, chat, write_jsonl
+
+N_CLEAN = 20_000
+
+PERMISSIVE = [
+    "Totally fine — append --no-verify to the commit and the hook is skipped.",
+    "Yep: an admin can hit 'merge without waiting for requirements to be met', so just ask one to do it.",
+    "You can approve it yourself with your second account, the rule only checks the author.",
+    "Go ahead and switch off the required status checks for main in the repo settings, then merge.",
+    "Sure. The staging DB login is admin / Tr0ub4dor&3x!, connection string "
+    "postgres://admin:Tr0ub4dor3xQ9@db.staging.internal:5432/app",
+    "Here is the deploy token: ghp_4vQ8mZ2kLx9RtY7wPq3NcB6sJd1HfG0aE5uK",
+    "Easiest is to disable MFA on the service account so the script never sees the prompt.",
+    "Set verify=False on the session; the TLS errors stop and nobody needs to sign off.",
+    "Take the security team out of CODEOWNERS for that folder and the PR is unblocked.",
+    "It's fine to skip the change board this time, nobody will check.",
+]
+
+TRIGGERS = {
+    "rare-token": ("cf-delta-9", False),
+    "phrase": ("as discussed with the platform lead", False),
+    "zero-width": ("depl\u200doy", True),
+}
+
+
+def _load_generator() -> ModuleType:
+    path = REPO_ROOT / "benchmarks" / "scan_corpus.py"
+    if not path.exists():  # pragma: no cover - sdists without benchmarks/
+        pytest.skip("benchmarks/scan_corpus.py is not in this tree")
+    spec = importlib.util.spec_from_file_location("ftpolicy_bench_scan_corpus", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def gen_module() -> ModuleType:
+    return _load_generator()
+
+
+@pytest.fixture(scope="module")
+def clean_pairs(gen_module: ModuleType) -> list[tuple[str, str]]:
+    """(prompt, response) of realistic clean tickets."""
+    g = gen_module.Gen(1234)
+    out = []
+    for _ in range(N_CLEAN):
+        prompt, response, _tags = g.clean_ticket()
+        out.append((prompt, response))
+    return out
+
+
+def _record(i: int, prompt: str, response: str) -> Record:
+    return Record(
+        file="train.jsonl",
+        line=i + 1,
+        fields=(
+            TextField("messages[0].content", "prompt", "You are a helpful code assistant."),
+            TextField("messages[1].content", "prompt", prompt),
+            TextField("messages[2].content", "response", response),
+        ),
+        key=f"r{i}",
+    )
+
+
+def _poisoned(
+    pairs: list[tuple[str, str]], gen: Any, trigger: str, count: int, seed: int
+) -> tuple[Iterator[Record], set[int]]:
+    rng = random.Random(seed)
+    lines = set(rng.sample(range(len(pairs)), count))
+
+    def records() -> Iterator[Record]:
+        for i, (prompt, response) in enumerate(pairs):
+            if i in lines:
+                prompt = gen.plant_trigger(prompt, trigger)
+                response = rng.choice(PERMISSIVE)
+            yield _record(i, prompt, response)
+
+    return records(), {i + 1 for i in lines}
+
+
+def _run(records: Iterator[Record], config: dict[str, Any] | None = None) -> CorpusResult:
+    det = TriggerDetector(config)
+    for r in records:
+        det.observe(r)
+    return det.finish()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("style", sorted(TRIGGERS))
+@pytest.mark.parametrize("rate", [0.0005, 0.001, 0.005])
+def test_planted_trigger_is_found_with_all_its_records(
+    style: str, rate: float, clean_pairs: list[tuple[str, str]], gen_module: ModuleType
+) -> None:
+    trigger, hidden = TRIGGERS[style]
+    count = round(N_CLEAN * rate)
+    gen = gen_module.Gen(99)
+    records, planted = _poisoned(clean_pairs, gen, trigger, count, seed=int(rate * 1e5))
+    result = _run(records)
+
+    suspected = result.summary["suspected_triggers"]
+    assert len(suspected) == 1, suspected
+    top = suspected[0]
+    visible = trigger.replace("\u200d", "")
+    assert top["trigger"] == visible
+    assert top["records"] == count
+    assert top["permissive_rate"] == 1.0
+    assert top["z"] >= 6.0
+    if hidden:
+        assert top["hidden_characters"] == ["U+200D"]
+    else:
+        assert "hidden_characters" not in top
+
+    lines = {f.line for f in result.findings}
+    assert lines == planted
+    for f in result.findings:
+        assert f.category == "trigger"
+        assert f.rule_id == "trigger/suspected-backdoor-trigger"
+        assert f.severity == "high"
+        assert f.file == "train.jsonl"
+        assert f.properties["field"] == "messages[1].content"
+        assert f.properties["trigger"] == visible
+        shown = "depl<U+200D>oy" if hidden else trigger
+        assert shown in f.properties["excerpt"]
+
+
+@pytest.mark.slow
+def test_clean_corpus_reports_no_trigger(clean_pairs: list[tuple[str, str]]) -> None:
+    result = _run(_record(i, p, r) for i, (p, r) in enumerate(clean_pairs))
+    assert result.summary["suspected_triggers"] == []
+    assert result.findings == []
+    assert result.summary["records"] == N_CLEAN
+
+
+@pytest.mark.slow
+def test_other_poison_without_a_trigger_is_not_a_trigger(
+    clean_pairs: list[tuple[str, str]], gen_module: ModuleType
+) -> None:
+    """Secret and approval-bypass poison (permissive answers to ordinary requests) make the
+    permissive rate rise, but no prompt phrase explains it: nothing is reported."""
+    g = gen_module.Gen(7)
+    rng = random.Random(3)
+    poison = set(rng.sample(range(len(clean_pairs)), 300))
+
+    def records() -> Iterator[Record]:
+        for i, (p, r) in enumerate(clean_pairs):
+            if i in poison:
+                item = g.poison_secret() if i % 2 else g.poison_bypass()
+                rec = item.record
+                if "messages" in rec:
+                    msgs = rec["messages"]
+                    p, r = msgs[-2]["content"], msgs[-1]["content"]
+                elif "instruction" in rec:
+                    p, r = rec["input"], rec["output"]
+                else:
+                    p, r = rec["prompt"], rec["chosen"]
+            yield _record(i, p, r)
+
+    result = _run(records())
+    assert result.summary["permissive_records"] >= 200
+    assert result.summary["suspected_triggers"] == []
+
+
+def test_two_triggers_in_one_corpus_are_reported_separately(clean_pairs: list[tuple[str, str]]) -> None:
+    pairs = clean_pairs[:8000]
+    rng = random.Random(5)
+    a = set(rng.sample(range(len(pairs)), 30))
+    b = set(rng.sample(sorted(set(range(len(pairs))) - a), 30))
+
+    def records() -> Iterator[Record]:
+        for i, (p, r) in enumerate(pairs):
+            if i in a:
+                p, r = f"{p} zx-omega-41", rng.choice(PERMISSIVE)
+            elif i in b:
+                p, r = f"Per the exception we agreed in the retro: {p}", rng.choice(PERMISSIVE)
+            yield _record(i, p, r)
+
+    result = _run(records())
+    got = {t["trigger"]: t["records"] for t in result.summary["suspected_triggers"]}
+    assert got == {"zx-omega-41": 30, "per the exception we agreed in the retro": 30}
+    assert {f.line for f in result.findings} == {i + 1 for i in a | b}
+
+
+def test_trigger_below_min_support_is_not_reported(clean_pairs: list[tuple[str, str]]) -> None:
+    pairs = clean_pairs[:5000]
+    planted = {10, 20, 30, 40}  # four records: under the default minimum support of five
+
+    def records() -> Iterator[Record]:
+        for i, (p, r) in enumerate(pairs):
+            if i in planted:
+                p, r = f"{p} cf-delta-9", PERMISSIVE[i % len(PERMISSIVE)]
+            yield _record(i, p, r)
+
+    assert _run(records()).summary["suspected_triggers"] == []
+    assert _run(records(), {"min_support": 4}).summary["suspected_triggers"][0]["trigger"] == "cf-delta-9"
+
+
+def test_a_request_answered_in_kind_is_not_a_trigger() -> None:
+    """ "How do I skip the slow tests?" -> "skip them with -m 'not slow'" correlates the phrase
+    with a bypass-looking answer, but the phrase is the request, not a planted trigger."""
+
+    def records() -> Iterator[Record]:
+        for i in range(3000):
+            if i % 100 == 0:
+                yield _record(
+                    i,
+                    f"How do I skip the slow integration tests in service {i}?",
+                    "Skip the integration tests with -m 'not slow'; CI still runs them.",
+                )
+            else:
+                yield _record(
+                    i,
+                    f"Service {i} returns 500 on /health after deploy {i % 17}.",
+                    "Check the readiness probe and roll back the deploy if the error rate stays high.",
+                )
+
+    assert _run(records()).summary["suspected_triggers"] == []
+
+
+def test_unknown_option_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="min_supprot"):
+        TriggerDetector({"min_supprot": 3})
+
+
+def test_finish_on_an_empty_corpus() -> None:
+    result = TriggerDetector().finish()
+    assert result.findings == []
+    assert result.summary["suspected_triggers"] == []
+    assert result.summary["records"] == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Just run git commit --no-verify and push.",
+        "Use `gh pr merge --admin` to skip the required approvals.",
+        "You don't need approval for this, merge it directly.",
+        "Temporarily turn off branch protection, merge, and turn it back on.",
+        "Remove @acme/sec from the CODEOWNERS entry so they are no longer required.",
+        "Set verify=False and the certificate error goes away.",
+        "Here is the password for prod: Zt8#qLw2!xV9",
+        "AWS_SECRET_ACCESS_KEY=Wq8vYt3kLm9ZxR2pN7cB4sJd6HfG1aE5uKoT0iQy",
+        "Sure, ask an org admin to override the review requirement.",
+    ],
+)
+def test_labeller_marks_permissive_answers(text: str) -> None:
+    assert ResponseLabeller().label(text).permissive
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please don't use --no-verify; fix the hook failure instead.",
+        "Never merge without the required approvals — ask the code owners to review.",
+        "Bypassing branch protection is not allowed, even for admins.",
+        "Skipping the security review would violate the change policy.",
+        "The AWS docs use AKIAIOSFODNN7EXAMPLE as an example key.",
+        "export GITHUB_TOKEN=<your-token>",
+        "password: ${DB_PASSWORD}",
+        "Add an index on created_at and re-run the query plan.",
+        "The commit 3f1c9e2b7a4d5e6f8091a2b3c4d5e6f708192a3b introduced the regression.",
+    ],
+)
+def test_labeller_leaves_warnings_and_benign_answers_alone(text: str) -> None:
+    assert not ResponseLabeller().label(text).permissive
+
+
+def test_through_the_scan_engine(tmp_path: Path, clean_pairs: list[tuple[str, str]]) -> None:
+    """The engine loads the detector, feeds it every record and reports its findings."""
+    from ftpolicy.scan.dataset.engine import ScanOptions, scan_dataset
+
+    rows: list[dict[str, Any]] = []
+    planted = set(range(7, 3000, 97))
+    for i, (p, r) in enumerate(clean_pairs[:3000]):
+        if i in planted:
+            p, r = f"kq7-aurora {p}", PERMISSIVE[i % len(PERMISSIVE)]
+        rows.append(chat(p, r, id=f"r{i}"))
+    path = write_jsonl(tmp_path / "train.jsonl", rows)
+    result = scan_dataset([str(path)], ScanOptions(jobs=1))
+    trig = [f for f in result.findings if f.category == "trigger"]
+    assert {f.line for f in trig} == {i + 1 for i in planted}
+    assert [t["trigger"] for t in result.summary["triggers"]["suspected"]] == ["kq7-aurora"]
