@@ -1,7 +1,8 @@
 """Record artifacts (materials/products) as in-toto does: ``{name: {"sha256": hex}}``.
 
 Names are POSIX paths relative to a base folder (the governed repository, or an
-artifacts folder laid out like it). Files are hashed streaming in 1 MiB reads.
+artifacts folder laid out like it). Files are hashed by :mod:`ftpolicy.hashing` (streaming
+1 MiB reads, several files in parallel).
 """
 
 from __future__ import annotations
@@ -62,7 +63,10 @@ def record_artifacts(paths: Iterable[Path], base: Path) -> dict[str, dict[str, s
 
     A symlink is hashed only when its target is inside ``base``.
     """
-    out: dict[str, dict[str, str]] = {}
+    from ftpolicy.hashing.stream import hash_files
+
+    names: list[str] = []
+    targets: list[Path] = []
     base_real = Path(os.path.realpath(base))
     for given in paths:
         if not given.exists():
@@ -76,7 +80,9 @@ def record_artifacts(paths: Iterable[Path], base: Path) -> dict[str, dict[str, s
                     hint="record the real file, inside the repository or --base",
                     code="artifact.outside-base",
                 )
-            if not target.is_file():
+            if not target.is_file() or name in names:
                 continue
-            out[name] = {"sha256": sha256_file(target)}
-    return dict(sorted(out.items()))
+            names.append(name)
+            targets.append(target)
+    digests = hash_files(targets, count_records=False, displays=names) if targets else []
+    return {name: {"sha256": d.sha256} for name, d in sorted(zip(names, digests, strict=True))}

@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ftpolicy.attest.artifacts import sha256_file
 from ftpolicy.attest.evidence import EvidenceError, adapter_digest, check_evidence
 from ftpolicy.attest.layout import (
     ADAPTER_STEPS,
@@ -865,15 +864,20 @@ def _check_manifest_files(
 
 
 def _rehash_all(artifacts: Path, jobs: list[tuple[str, str, str]], facts: ChainFacts) -> None:
-    """Re-hash files (largest first, a few threads: hashlib releases the GIL) and compare."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Re-hash files in parallel (ftpolicy.hashing, streaming 1 MiB reads) and compare."""
+    from ftpolicy.hashing.stream import HashingError, hash_files
 
     if not jobs:
         return
     sized = sorted(((artifacts / n).stat().st_size, n, w, s) for n, w, s in jobs)[::-1]
-    workers = max(1, min(len(sized), os.cpu_count() or 1, 8))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        digests = list(pool.map(lambda job: sha256_file(artifacts / job[1]), sized))
+    try:
+        results = hash_files(
+            [artifacts / job[1] for job in sized], count_records=False, displays=[j[1] for j in sized]
+        )
+    except HashingError as exc:
+        facts.fail("artifact-unreadable", exc.diagnostics())
+        return
+    digests = [r.sha256 for r in results]
     for (size, name, want, step), got in sorted(zip(sized, digests, strict=True), key=lambda x: x[0][1]):
         facts.artifacts_checked += 1
         facts.bytes_hashed += size
