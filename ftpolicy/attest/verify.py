@@ -448,8 +448,9 @@ class ExportedChain:
 
 
 def export_chain(root: Path, subject: Subject | str, out_dir: Path) -> ExportedChain:
-    """Copy the layout, the layout owners' public keys and every link of the adapter's
-    chain (its own and its dataset's) into ``out_dir`` for in-toto-verify/in-toto-golang.
+    """Copy the layout, the public keys of the owners that signed it and every link of the
+    adapter's chain (its own and its dataset's) into ``out_dir`` for in-toto-verify and
+    in-toto-golang.
 
     The reference tools check signatures, thresholds by key and artifact rules; the
     identity checks (revocation, distinct people) and the re-hashing of files on disk are
@@ -471,8 +472,12 @@ def export_chain(root: Path, subject: Subject | str, out_dir: Path) -> ExportedC
     layout = out_dir / Path(settings.path).name
     shutil.copyfile(confine(root, settings.path), layout)
     keys: list[Path] = []
+    md, _layout, _rel = load_signed_layout(root)
+    signed_by = set(signature_keyids(md))  # the reference tools require a signature per key given
     for owner in settings.owners:
         for rec in ring.identity_keys(owner):
+            if rec.keyid not in signed_by:
+                continue
             target = out_dir / f"owner-{owner}-{rec.keyid[:8]}.pub"
             shutil.copyfile(confine(root, rec.public_key_path), target)
             keys.append(target)

@@ -114,3 +114,12 @@ def test_in_toto_golang_rejects_artifact_tampering(
     proc = go_verify(go_binary, export_chain(governed.root, ADAPTER, tmp_path / "export"))
     assert proc.returncode != 0
     assert artifact in proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(not IN_TOTO_VERIFY.exists(), reason="in-toto-verify is not installed next to python")
+def test_export_passes_only_the_owner_keys_that_signed(chain: Chain, tmp_path: Path) -> None:
+    chain.new_key("olivia-2", "olivia", ["security"])  # a second owner key that did not sign
+    exported = export_chain(chain.root, ADAPTER, tmp_path / "export")
+    assert len(exported.owner_keys) == 1
+    proc = python_verify(exported)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
