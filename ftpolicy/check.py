@@ -31,7 +31,7 @@ from ftpolicy.report.model import Finding, Report, RuleInfo
 
 if TYPE_CHECKING:
     from ftpolicy.git import GitRepo
-    from ftpolicy.policy.decision import Decision
+    from ftpolicy.policy.decision import Decision, Violation
     from ftpolicy.policy.engines import PolicySet
     from ftpolicy.policy.input import PolicyInput
 
@@ -86,7 +86,7 @@ def _user_modules(
         for p in git.list_files(head, prefix + folder)
         if p.endswith(".rego") and not p.endswith("_test.rego")
     ]
-    blobs = git.read_blobs(head, files)
+    blobs = {p: git.read_blob(head, p) for p in files} if len(files) <= 64 else git.read_blobs(head, files)
     modules: dict[str, str] = {}
     packages: list[str] = []
     notes: list[str] = []
@@ -137,13 +137,16 @@ def _user_modules(
     return modules, sorted(set(packages)), notes
 
 
-def _finding(v: Any, prefix: str, level: str, properties: dict[str, Any] | None = None) -> Finding:
+def _finding(pi: PolicyInput, v: Violation, level: str, properties: dict[str, Any] | None = None) -> Finding:
+    line = v.line
+    if line is None and v.path and v.pointer is not None:
+        line = pi.line(v.path, v.pointer)
     return Finding(
         rule_id=v.rule,
         message=v.msg,
         level=level,  # type: ignore[arg-type]
-        file=(prefix + v.path) if v.path else None,
-        line=v.line if v.path else None,
+        file=(pi.prefix + v.path) if v.path else None,
+        line=line if v.path else None,
         severity=v.severity,
         category=v.package,
         hint=v.hint,
@@ -163,12 +166,12 @@ def _report(
     findings: list[Finding] = []
     if decision is not None:
         for v in decision.violations:
-            findings.append(_finding(v, pi.prefix, "error"))
+            findings.append(_finding(pi, v, "error"))
         for v in decision.warnings:
-            findings.append(_finding(v, pi.prefix, "warning"))
+            findings.append(_finding(pi, v, "warning"))
         for v, waivers in decision.waived:
             findings.append(
-                _finding(v, pi.prefix, "note", {"waived": True, "waivers": [w.to_dict() for w in waivers]})
+                _finding(pi, v, "note", {"waived": True, "waivers": [w.to_dict() for w in waivers]})
             )
     failed = decision is not None and (
         bool(decision.violations) or (fail_on_warn and bool(decision.warnings))

@@ -29,7 +29,7 @@ deny contains v if {
 		),
 		"severity": "high",
 		"path": m.path,
-		"line": lib.line(m, ["/base_model/revision", "/base_model"]),
+		"pointer": "/base_model/revision",
 		"hint": "set base_model.revision to the full commit id (not a branch or tag) or base_model.digest",
 	}
 }
@@ -53,7 +53,7 @@ deny contains v if {
 		]),
 		"severity": "high",
 		"path": m.path,
-		"line": lib.line(m, [sprintf("/datasets/%d", [i]), "/datasets"]),
+		"pointer": sprintf("/datasets/%d", [i]),
 		"hint": "add the dataset manifest in the same change, or reference an existing version",
 	}
 }
@@ -73,7 +73,7 @@ deny contains v if {
 		]),
 		"severity": "critical",
 		"path": m.path,
-		"line": lib.line(m, [sprintf("/files/%d/path", [i]), sprintf("/files/%d", [i]), "/files"]),
+		"pointer": sprintf("/files/%d/path", [i]),
 		"hint": "convert the weights to .safetensors (peft: save_pretrained(..., safe_serialization=True))",
 	}
 }
@@ -88,7 +88,7 @@ deny contains v if {
 		"msg": sprintf("adapter %s@%s does not record the digest of its training configuration", [m.data.name, m.data.version]),
 		"severity": "high",
 		"path": m.path,
-		"line": lib.line(m, ["/training/config_digest", "/training"]),
+		"pointer": "/training/config_digest",
 		"hint": "set training.config_digest to sha256:<hex> of the training config file",
 	}
 }

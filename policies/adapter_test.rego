@@ -51,7 +51,7 @@ test_base_model_branch_is_not_a_pin if {
 	denies := _ad_deny(bad)
 	some v in denies
 	v.rule == "adapter/base-model-unpinned"
-	v.line == 7
+	v.pointer == "/base_model/revision"
 }
 
 test_dataset_missing if {
@@ -59,7 +59,7 @@ test_dataset_missing if {
 	some v in denies
 	v.rule == "adapter/dataset-missing"
 	contains(v.msg, "datasets/chats/1.0.0.yaml")
-	v.line == 9
+	v.pointer == "/datasets/0"
 }
 
 test_bin_weights_denied if {
@@ -67,7 +67,7 @@ test_bin_weights_denied if {
 	denies := _ad_deny(bad)
 	some v in denies
 	v.rule == "adapter/unsafe-weight-format"
-	v.line == 20
+	v.pointer == "/files/1/path"
 }
 
 test_pickle_formats_denied_case_insensitive if {
@@ -88,5 +88,5 @@ test_training_config_digest_missing if {
 	denies := _ad_deny(bad)
 	some v in denies
 	v.rule == "adapter/training-config-missing"
-	v.line == 11
+	v.pointer == "/training/config_digest"
 }

@@ -28,7 +28,7 @@ deny contains v if {
 		"msg": sprintf("dataset %s@%s does not record '%s'", [m.data.name, m.data.version, field]),
 		"severity": "high",
 		"path": m.path,
-		"line": lib.line(m, [concat("", ["/", field]), ""]),
+		"pointer": concat("", ["/", field]),
 		"hint": "record where the data came from, who collected it, when, and how it was processed",
 	}
 }
@@ -52,7 +52,7 @@ deny contains v if {
 		"msg": sprintf("dataset %s@%s: source #%d does not record '%s'", [m.data.name, m.data.version, i + 1, field]),
 		"severity": "high",
 		"path": m.path,
-		"line": lib.line(m, [sprintf("/sources/%d", [i]), "/sources"]),
+		"pointer": sprintf("/sources/%d", [i]),
 		"hint": "every source needs a name, kind, uri and licence",
 	}
 }
@@ -68,7 +68,7 @@ deny contains v if {
 		"msg": sprintf("dataset %s@%s: preprocessing step #%d does not record '%s'", [m.data.name, m.data.version, i + 1, field]),
 		"severity": "high",
 		"path": m.path,
-		"line": lib.line(m, [sprintf("/preprocessing/%d", [i]), "/preprocessing"]),
+		"pointer": sprintf("/preprocessing/%d", [i]),
 		"hint": "record the tool, its version and the digest of its parameters for every step",
 	}
 }
@@ -93,7 +93,7 @@ deny contains v if {
 		]),
 		"severity": "high",
 		"path": m.path,
-		"line": lib.line(m, [sprintf("/sources/%d/kind", [i]), sprintf("/sources/%d", [i])]),
+		"pointer": sprintf("/sources/%d/kind", [i]),
 		"hint": "run the scan and dataset-review steps and record their attestations, or remove the source",
 	}
 }
@@ -118,7 +118,7 @@ deny contains v if {
 		]),
 		"severity": "high",
 		"path": m.path,
-		"line": lib.line(m, [sprintf("/sources/%d/licence", [i]), sprintf("/sources/%d", [i])]),
+		"pointer": sprintf("/sources/%d/licence", [i]),
 		"hint": "use data under an allowed licence, or have the security team add the licence to datasets.licence_allowlist in ftpolicy.yaml",
 	}
 }
@@ -172,7 +172,7 @@ deny contains v if {
 		),
 		"severity": "high",
 		"path": m.path,
-		"line": lib.line(m, ["/parent"]),
+		"pointer": "/parent",
 		"hint": "set parent to an existing version of this dataset, or to null for a first version",
 	}
 }
@@ -186,6 +186,7 @@ deny contains v if {
 		"msg": sprintf("shard %s has sha256 %s but the manifest pins %s", [s.path, s.actual, s.expected]),
 		"severity": "critical",
 		"path": s.manifest,
+		"pointer": s.pointer,
 		"line": s.line,
 		"hint": "the data changed after it was pinned: restore the reviewed shard, or publish a new dataset version",
 	}

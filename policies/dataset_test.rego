@@ -93,7 +93,7 @@ test_untrusted_source_needs_reviews if {
 	some v in _ds_deny(_ds_with_parent(bad))
 	v.rule == "dataset/untrusted-source"
 	contains(v.msg, "requires scan and dataset-review attestations")
-	v.line == 11
+	v.pointer == "/sources/0/kind"
 }
 
 test_untrusted_source_with_attestations_passes if {
@@ -127,7 +127,7 @@ test_licence_not_allowed if {
 	bad := json.patch(_ds_ds, [{"op": "replace", "path": "/sources/0/licence", "value": "CC-BY-NC-4.0"}])
 	some v in _ds_deny(_ds_with_parent(bad))
 	v.rule == "dataset/licence-not-allowed"
-	v.line == 12
+	v.pointer == "/sources/0/licence"
 	contains(v.msg, "CC-BY-NC-4.0")
 }
 
@@ -165,7 +165,7 @@ test_added_version_is_not_an_edit if {
 test_parent_missing if {
 	some v in _ds_deny([_ds_m(_ds_ds, true)])
 	v.rule == "dataset/parent-missing"
-	v.line == 7
+	v.pointer == "/parent"
 	contains(v.msg, "datasets/chats/1.0.0.yaml")
 }
 

@@ -25,7 +25,7 @@ deny contains v if {
 		"msg": sprintf("eval suite %s@%s has no '%s' category", [m.data.name, m.data.version, category]),
 		"severity": "high",
 		"path": m.path,
-		"line": lib.line(m, ["/categories"]),
+		"pointer": "/categories",
 		"hint": sprintf("add the %s category with items and a threshold", [category]),
 	}
 }
@@ -45,7 +45,7 @@ deny contains v if {
 		),
 		"severity": "high",
 		"path": m.path,
-		"line": lib.line(m, [sprintf("/categories/%s/threshold", [category]), sprintf("/categories/%s", [category]), "/categories"]),
+		"pointer": sprintf("/categories/%s/threshold", [category]),
 		"hint": "keep the threshold, or have the security team approve the change",
 	}
 }
@@ -65,7 +65,7 @@ deny contains v if {
 		),
 		"severity": "medium",
 		"path": m.path,
-		"line": lib.line(m, [sprintf("/categories/%s/threshold", [category])]),
+		"pointer": sprintf("/categories/%s/threshold", [category]),
 		"hint": "publish the new thresholds as a new suite version approved by the security team",
 	}
 }
@@ -80,7 +80,7 @@ deny contains v if {
 		"msg": sprintf("eval suite %s@%s: the sealed items changed; %s", [m.data.name, m.data.version, _approval]),
 		"severity": "high",
 		"path": m.path,
-		"line": lib.line(m, ["/items"]),
+		"pointer": "/items",
 		"hint": "publish changed items as a new suite version sealed by the security team",
 	}
 }
@@ -100,7 +100,7 @@ deny contains v if {
 		),
 		"severity": "high",
 		"path": m.path,
-		"line": lib.line(m, [sprintf("/categories/%s/%s", [category, field]), sprintf("/categories/%s", [category]), "/categories"]),
+		"pointer": sprintf("/categories/%s/%s", [category, field]),
 		"hint": "publish changed items as a new suite version sealed by the security team",
 	}
 }

@@ -47,7 +47,7 @@ test_missing_category if {
 	some v in denies
 	v.rule == "eval/categories-missing"
 	contains(v.msg, "unsafe-code")
-	v.line == 9
+	v.pointer == "/categories"
 }
 
 test_required_categories_configurable if {
@@ -61,7 +61,7 @@ test_threshold_lowered if {
 	denies := _ev_deny([_ev_modified(_ev_suite, head)])
 	some v in denies
 	v.rule == "eval/threshold-lowered"
-	v.line == 20
+	v.pointer == "/categories/refusal/threshold"
 	contains(v.msg, "control-plane")
 	not "eval/threshold-changed" in _ev_rules(denies)
 }

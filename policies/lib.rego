@@ -11,7 +11,9 @@ subject(m, kind) if {
 	m.subject == true
 }
 
-# The line of the first pointer in ptrs that the manifest has a line for, else 1.
+# The line of the first pointer in ptrs that the manifest has a line for, else 1. ftpolicy
+# passes the lines of the top-level keys; a violation that names a "pointer" gets the exact
+# line of that field filled in by ftpolicy after evaluation.
 line(m, ptrs) := l if {
 	found := [n | some p in ptrs; n := m.lines[p]]
 	count(found) > 0

@@ -52,6 +52,7 @@ class Violation:
     path: str | None = None
     line: int | None = None
     hint: str | None = None
+    pointer: str | None = None  # JSON pointer of the offending field in ``path``
 
     @property
     def package(self) -> str:
@@ -61,7 +62,7 @@ class Violation:
     def to_dict(self) -> dict[str, Any]:
         """JSON form (keys without value left out)."""
         out: dict[str, Any] = {"rule": self.rule, "msg": self.msg, "severity": self.severity}
-        for key in ("path", "line", "hint"):
+        for key in ("path", "line", "pointer", "hint"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
@@ -110,6 +111,7 @@ def _violation(raw: Any, where: str) -> Violation:
     path = raw.get("path")
     line = raw.get("line")
     hint = raw.get("hint")
+    pointer = raw.get("pointer")
     return Violation(
         rule=rule,
         msg=msg,
@@ -117,6 +119,7 @@ def _violation(raw: Any, where: str) -> Violation:
         path=path if isinstance(path, str) and path else None,
         line=line if isinstance(line, int) and not isinstance(line, bool) and line > 0 else None,
         hint=hint if isinstance(hint, str) and hint else None,
+        pointer=pointer if isinstance(pointer, str) and (pointer == "" or pointer.startswith("/")) else None,
     )
 
 

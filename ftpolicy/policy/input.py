@@ -37,6 +37,7 @@ from typing import Any, Literal
 from ftpolicy.errors import ConfigError, FtpolicyError, Location, ManifestError, UsageError
 from ftpolicy.git import ChangedPath, CommitInfo, GitRepo
 from ftpolicy.manifest import CONFIG_FILE, Manifest, Problem, check_manifest, confine, kind_for_path
+from ftpolicy.manifest.yamlsafe import Positions
 
 __all__ = [
     "ALL_CATEGORIES",
@@ -89,6 +90,12 @@ class PolicyInput:
     subjects: tuple[str, ...]  # manifests under judgement, governed-repo-relative
     changed: tuple[str, ...]  # changed paths under the governed repository (diff mode)
     notes: tuple[str, ...] = field(default=())
+    positions: Mapping[str, Positions] = field(default_factory=dict, repr=False)  # path -> field lines
+
+    def line(self, path: str, pointer: str) -> int | None:
+        """Line of the field ``pointer`` in manifest ``path`` (or of its nearest parent), if known."""
+        found = self.positions.get(path)
+        return found.line(pointer) if found is not None else None
 
 
 def format_now(moment: datetime | None = None) -> str:
@@ -147,7 +154,13 @@ def _governed_prefix(git: GitRepo, root: Path) -> str:
 
 
 def _lines(manifest: Manifest) -> dict[str, int]:
-    return {ptr: pos[0] for ptr, pos in manifest.positions.by_pointer.items() if ptr}
+    """Lines of the top-level keys (``/name`` -> 3).
+
+    Deeper fields are located after evaluation: a violation names its field by ``pointer`` and
+    ftpolicy resolves the line from :attr:`PolicyInput.positions`. Keeping the map small keeps
+    the document small, which is what the embedded engine's speed depends on.
+    """
+    return {ptr: pos[0] for ptr, pos in manifest.positions.by_pointer.items() if ptr.count("/") == 1}
 
 
 def _problem(
@@ -220,6 +233,20 @@ def _references(manifest: Manifest) -> list[str]:
                 out.append(f"datasets/{name}/{version}.yaml")
         return out
     return []
+
+
+_FEW = 64
+
+
+def _read_many(git: GitRepo, rev: str, paths: Sequence[str]) -> dict[str, bytes | None]:
+    """Blobs of ``paths`` at ``rev``: one by one for a few (cheap), in one batch for many.
+
+    ``read_blobs`` lists the whole tree once, which dominates a small diff check of a large
+    repository; ``read_blob`` walks only the folders on the path.
+    """
+    if len(paths) <= _FEW:
+        return {p: git.read_blob(rev, p) for p in paths}
+    return git.read_blobs(rev, paths)
 
 
 def _commit(info: CommitInfo) -> dict[str, Any]:
@@ -339,7 +366,7 @@ def _identities(
     git: GitRepo, head: str, prefix: str, root: Path, notes: list[str]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     files = [p for p in git.list_files(head, prefix + "identities") if p.endswith(".yaml")]
-    blobs = git.read_blobs(head, files)
+    blobs = _read_many(git, head, files)
     identities: dict[str, Any] = {}
     teams: dict[str, Any] = {}
     for full, raw in sorted(blobs.items()):
@@ -411,8 +438,9 @@ def build_input(
 
     manifests: dict[str, dict[str, Any]] = {}
     parsed: dict[str, Manifest] = {}
+    referenced: dict[str, Manifest] = {}
     problems: list[dict[str, Any]] = []
-    blobs = git.read_blobs(head_sha, [prefix + p for p in subject_paths])
+    blobs = _read_many(git, head_sha, [prefix + p for p in subject_paths])
     for path in subject_paths:
         raw = blobs[prefix + path]
         if raw is None:  # pragma: no cover - listed at head, so present
@@ -430,7 +458,7 @@ def build_input(
             if ref_path not in manifests and ref_path not in wanted:
                 wanted[ref_path] = path
     if wanted:
-        ref_blobs = git.read_blobs(head_sha, [prefix + p for p in wanted])
+        ref_blobs = _read_many(git, head_sha, [prefix + p for p in wanted])
         for ref_path, by in sorted(wanted.items()):
             raw = ref_blobs[prefix + ref_path]
             if raw is None:
@@ -440,6 +468,7 @@ def build_input(
                 p["message"] = f"{p['message']} (referenced by {by})"
             problems.extend(found)
             if manifest is not None:
+                referenced[ref_path] = manifest
                 manifests[ref_path] = _entry(manifest, subject=False)
 
     # Content at the merge base of modified manifests (edits of published versions, thresholds).
@@ -452,7 +481,7 @@ def build_input(
         if before:
             base_rev = merge_base or base_sha
             assert base_rev is not None
-            old_blobs = git.read_blobs(base_rev, [prefix + p for p in before.values()])
+            old_blobs = _read_many(git, base_rev, [prefix + p for p in before.values()])
             for path, old_path in sorted(before.items()):
                 raw = old_blobs[prefix + old_path]
                 if raw is None:
@@ -507,4 +536,5 @@ def build_input(
         subjects=tuple(subject_paths),
         changed=tuple(c["path"] for c in changed),
         notes=tuple(notes),
+        positions={path: m.positions for path, m in [*parsed.items(), *referenced.items()]},
     )
