@@ -124,7 +124,7 @@ def evaluate_promotion_policies(root: Path, facts: ChainFacts) -> dict[str, Any]
     Until then it reports that no policy was evaluated; the exit code reflects the
     chain only.
     """
-    return {"evaluated": False, "reason": "promotion policies not implemented yet (policy engine pending)"}
+    return {"evaluated": False, "reason": "the promotion policies come with the policy engine"}
 
 
 def render_text(facts: ChainFacts, policy: dict[str, Any]) -> str:
