@@ -35,8 +35,11 @@ INIT_EPILOG = """\b
 Steps: ingest → preprocess → scan → dataset-review → train → adapter-scan →
 security-eval → quality-eval → security-approval → promote. Functionaries are the keys
 of the identities in each step's team (ftpolicy.yaml `teams`); dataset-review needs
-datasets.min_reviewers (default 2) distinct identities. Writes the unsigned, readable
-layouts/finetune.layout.json; review it, then `ftpolicy layout sign`."""
+datasets.min_reviewers (default 2) distinct identities; scan and adapter-scan also
+accept the `scanners` team (scanner services). Artifact rules use the folders where the
+manifests put shards, adapter files, training configs and eval items. Writes the
+unsigned, readable layouts/finetune.layout.json; review it, then `ftpolicy layout sign`
+(re-run both after adding or revoking a key)."""
 
 
 @layout.command(epilog=INIT_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
