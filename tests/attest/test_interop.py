@@ -69,26 +69,29 @@ def test_in_toto_verify_rejects_artifact_tampering(governed: Chain, tmp_path: Pa
     assert artifact in proc.stderr + proc.stdout
 
 
-def go_in_toto() -> Path | None:
+def go_in_toto() -> tuple[Path | None, str]:
     """Build (once, cached) or find in-toto-golang's CLI via scripts/ensure_in_toto_go.sh."""
     script = REPO_ROOT / "scripts" / "ensure_in_toto_go.sh"
-    if shutil.which("go") is None or not script.exists():
-        return None
-    proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False, timeout=900)
+    if shutil.which("go") is None:
+        return None, "no Go toolchain on PATH"
+    try:
+        proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False, timeout=900)
+    except subprocess.TimeoutExpired:
+        return None, "building in-toto-golang took more than 15 minutes"
     if proc.returncode != 0:
-        print(f"in-toto-golang unavailable: {proc.stderr.strip()[-500:]}")
-        return None
+        return None, proc.stderr.strip()[-500:] or f"{script.name} exited with {proc.returncode}"
     path = Path(proc.stdout.strip().splitlines()[-1])
-    return path if path.is_file() and os.access(path, os.X_OK) else None
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        return None, f"{script.name} printed {path}, which is not an executable"
+    return path, ""
 
 
 @pytest.fixture(scope="session")
 def go_binary() -> Path:
-    path = go_in_toto()
+    path, reason = go_in_toto()
     if path is None:
-        pytest.skip(
-            "in-toto-golang could not be built (no Go toolchain or module proxy); see the printed reason"
-        )
+        print(f"in-toto-golang unavailable: {reason}")
+        pytest.skip(f"in-toto-golang could not be built: {reason}")
     return path
 
 
