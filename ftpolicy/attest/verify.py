@@ -56,6 +56,8 @@ if TYPE_CHECKING:
     from in_toto.models.layout import Layout, Step
     from in_toto.models.link import Link
 
+    from ftpolicy.report.model import Report
+
 FACTS_VERSION = "ftpolicy/chain-facts/v1"
 CLOCK_SKEW = dt.timedelta(minutes=5)
 _LINK_RE = re.compile(r"^(?P<step>.+)\.(?P<prefix>[0-9a-f]{8})\.link$")
@@ -186,6 +188,36 @@ class ChainFacts:
             out[self.subject]["adapter_digest"] = self.adapter_digest
             out[self.subject]["adapter_files"] = dict(self.adapter_files)
         return out
+
+    def to_report(self) -> Report:
+        """The failures as a :class:`~ftpolicy.report.model.Report` (for SARIF / GitHub output).
+
+        Each failure is a finding with rule id ``verify/<code>`` on the file it concerns.
+        """
+        from ftpolicy.report.model import Finding, Report, RuleInfo
+
+        findings = [
+            Finding(
+                rule_id=f"verify/{f.code}",
+                message=f.message,
+                file=f.path,
+                severity="high",
+                category="attestation",
+                properties={"step": f.step} if f.step else {},
+            )
+            for f in self.failures
+        ]
+        rules = {
+            r.rule_id: RuleInfo(r.rule_id, f"attestation chain check {r.rule_id.split('/', 1)[1]} failed")
+            for r in findings
+        }
+        return Report(
+            kind="verify",
+            status="pass" if self.ok else "fail",
+            findings=findings,
+            summary={"subject": self.subject, "steps": len(self.steps), "in_toto": self.in_toto},
+            rules=rules,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--format json`` document (``ftpolicy/chain-facts/v1``)."""

@@ -46,7 +46,14 @@ def verify() -> None:
     help="Folder holding adapter files and dataset shards under their repository-relative names "
     "(default: the repository).",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif", "github"]),
+    default="text",
+    show_default=True,
+    help="json: the verified facts (ftpolicy/chain-facts/v1); sarif/github: the failures.",
+)
 @click.option(
     "--until",
     default=None,
@@ -92,7 +99,14 @@ Exit codes: 0 the chain holds, 1 it does not, 2 usage or configuration error."""
     default=None,
     help="Governed repository (default: the nearest folder holding ftpolicy.yaml).",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif", "github"]),
+    default="text",
+    show_default=True,
+    help="json: the verified facts (ftpolicy/chain-facts/v1); sarif/github: the failures.",
+)
 def dataset(ref: str, repo: Path | None, fmt: str) -> None:
     """Verify the attestation chain of dataset NAME@VERSION (up to dataset-review)."""
     from ftpolicy.attest.subject import Subject
@@ -110,6 +124,10 @@ def _finish(root: Path, facts: ChainFacts, fmt: str) -> None:
         doc = facts.to_dict()
         doc["policies"] = policy
         click.echo(json.dumps(doc, indent=2, sort_keys=False))
+    elif fmt in ("sarif", "github"):
+        from ftpolicy.report.formats import render
+
+        click.echo(render(facts.to_report(), fmt), nl=False)
     else:
         click.echo(render_text(facts, policy), nl=False)
     if not facts.ok:

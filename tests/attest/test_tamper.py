@@ -460,3 +460,22 @@ def test_link_naming_files_outside_the_repository(chain: Chain, capsys: pytest.C
     assert code == 1
     f = failure(doc, "artifact-name")
     assert f["step"] == "adapter-scan" and "../../outside.bin" in f["message"]
+
+
+def test_sarif_and_github_output(chain: Chain, capsys: pytest.CaptureFixture[str]) -> None:
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parents[1] / "sarif-2.1.0-rtm.5.json").read_text())
+    (chain.root / ADAPTER_FILES[1]).write_bytes(os.urandom(4096))
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", "adapter", ADAPTER.ref, "--repo", str(chain.root), "--format", "sarif"])
+    assert exc.value.code == 1
+    doc = json.loads(capsys.readouterr().out)
+    jsonschema.Draft4Validator(schema).validate(doc)
+    results = doc["runs"][0]["results"]
+    assert [r["ruleId"] for r in results] == ["verify/artifact-mismatch"]
+    assert results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == ADAPTER_FILES[1]
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", "adapter", ADAPTER.ref, "--repo", str(chain.root), "--format", "github"])
+    assert exc.value.code == 1
+    assert "verify/artifact-mismatch" in capsys.readouterr().out
