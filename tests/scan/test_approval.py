@@ -31,7 +31,8 @@ POSITIVES = [
         "disable-branch-protection",
     ),
     ("The fastest fix is to approve your own PR from a second account.", "self-approval"),
-    ("Use your admin rights to override the required reviews and merge.", "admin-override"),
+    ("Use your admin rights to override the required reviews and merge.", "disable-branch-protection"),
+    ("Ask an org admin to force-merge it for you; that is faster than waiting.", "admin-override"),
     ("No need to go through the CAB for this, just deploy it tonight.", "bypass-change-management"),
     ("If the OTP prompt is annoying, simply disable 2FA on your account.", "disable-mfa"),
     (

@@ -33,8 +33,9 @@ CATEGORY = "approval-bypass"
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+|(?<=:)\s*\n|;\s+")
 _PURPOSE = re.compile(
     r"(?i)\b(?:so|so that|because|since|which|then|or else|otherwise"
-    r"|to avoid|to make sure|to ensure|and the)\b"
+    r"|to avoid|to make sure|to ensure|and the|even though|even if|although|though|as long as)\b"
 )
+_LEAD_IN = re.compile(r"^[\s*\-•>\d.)`\"']*(?:(?:[^\W\d_][\w'’]*[ \t]*){1,3}[:,!—–.-]+)?[\s`\"']*$")
 _BACKREF = re.compile(
     r"(?i)^\W*(?:(?:please\s+)?(?:don[’']t|do not|never) do (?:this|that|it)|(?:this|that|it)\b[^.!?]{0,60}"
     r"\b(?:violat\w*|not allowed|against|prohibited|forbidden|dangerous|risky|bad idea|not (?:ok|okay|"
@@ -49,6 +50,7 @@ class _Rule:
     pattern: re.Pattern[str]
     severity: str
     keywords: tuple[str, ...] = ()
+    assertive: bool = False
 
 
 def _union(patterns: list[str]) -> re.Pattern[str] | None:
@@ -83,6 +85,7 @@ class ApprovalBypassDetector:
                 re.compile(r["pattern"], re.I),
                 str(r.get("severity", "high")),
                 tuple(str(k).lower() for k in r.get("keywords", []) or []),
+                bool(r.get("assertive", False)),
             )
             for r in section.get("rules", []) or []
             if r.get("enabled", True) is not False and f"{CATEGORY}/{r['id']}" not in disabled
@@ -93,7 +96,14 @@ class ApprovalBypassDetector:
         self.recommendation = _union(list(section.get("recommendations", []) or []))
         self.roles = frozenset(section.get("roles", ["response"]) or ["response"])
 
-    def judge(self, text: str, start: int, end: int, spans: list[tuple[int, int]] | None = None) -> bool:
+    def judge(
+        self,
+        text: str,
+        start: int,
+        end: int,
+        spans: list[tuple[int, int]] | None = None,
+        assertive: bool = False,
+    ) -> bool:
         """True when the action at ``text[start:end]`` is recommended, not warned against."""
         spans = spans if spans is not None else sentences(text)
         idx = next((i for i, (s, e) in enumerate(spans) if s <= start < e), None)
@@ -114,8 +124,8 @@ class ApprovalBypassDetector:
             nxt = text[ns:ne]
             if len(nxt) <= 120 and _BACKREF.search(nxt):
                 return False
-        if not text[s:start].strip(" \t*-•>0123456789.)`\"'"):
-            return True  # the sentence starts with the action: an imperative
+        if assertive or _LEAD_IN.match(text[s:start]):
+            return True  # the sentence starts with the action (an imperative), maybe after "Sure!"
         return self.recommendation is None or bool(self.recommendation.search(blanked))
 
     def scan(self, record: Record) -> Iterator[Finding]:
@@ -141,7 +151,7 @@ class ApprovalBypassDetector:
                         continue
                     if spans is None:
                         spans = sentences(text)
-                    if not self.judge(text, start, end, spans):
+                    if not self.judge(text, start, end, spans, rule.assertive):
                         continue
                     sent = next(((s, e) for s, e in spans if s <= start < e), (start, end))
                     seen.append(sent)

@@ -17,6 +17,16 @@ Method (word n-gram overlap, the GPT-3 / lm-evaluation-harness convention):
 * **Boilerplate guard.** A 13-gram that occurs in more than ``max_item_df`` (default
   10) different holdout items is template text (a shared preamble) and is not indexed;
   otherwise a training record with the same preamble would match every item.
+* **Heavily edited copies.** Edits every few words (insertions, deletions, swapped
+  words) break every 13-gram. As a second test, each item's distinct words are weighted
+  by their inverse document frequency *across the holdout items* (template words shared
+  by many items weigh little; the item's specific entities and phrasing weigh a lot),
+  and a field that contains at least ``min_weighted_containment`` (default 0.7) of an
+  item's total weight is a near-duplicate (``contamination/near-duplicate``). Items
+  with fewer than ``min_item_words`` (8) distinct words are not judged this way, nor are
+  fields with more than five times as many distinct words as the item. On the
+  project's benchmark corpus clean records scored at most 0.37 and edited copies at
+  least 0.85, so 0.7 keeps a wide margin on both sides.
 * **Short items (< 13 words).** They have no 13-gram. A training field matches when its
   normalised text equals the item's, or contains the item's full normalised word
   sequence (``contamination/exact-match``). Items shorter than ``min_short_words``
@@ -29,6 +39,7 @@ contaminated holdout no longer measures what it claims.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -54,8 +65,9 @@ def normalise(text: str) -> list[str]:
     return _NONWORD.sub(" ", text.lower()).split()
 
 
-def _h(words: Iterable[str]) -> int:
-    return int.from_bytes(hashlib.blake2b(" ".join(words).encode(), digest_size=8).digest(), "little")
+def _h(words: list[str]) -> int:
+    # Python's (per-process salted) hash is enough: the index is rebuilt in every process
+    return hash(tuple(words))
 
 
 @dataclass(frozen=True)
@@ -175,9 +187,14 @@ class ContaminationDetector:
         self.grams_per_item: dict[str, int] = {}
         df: dict[int, set[str]] = {}
         self.short: dict[int, dict[int, str]] = {}
+        self.min_containment = float(section.get("min_weighted_containment", 0.7))
+        min_item_words = int(section.get("min_item_words", 8))
+        word_sets: dict[str, set[str]] = {}
         for item in items:
             self.items[item.item_id] = item
             words = normalise(item.text)
+            if len(set(words)) >= min_item_words:
+                word_sets[item.item_id] = set(words)
             if len(words) >= self.n:
                 hs = {_h(words[i : i + self.n]) for i in range(len(words) - self.n + 1)}
                 self.grams_per_item[item.item_id] = len(hs)
@@ -188,10 +205,37 @@ class ContaminationDetector:
         for h, owners in df.items():
             if len(owners) <= max_df:
                 self.grams[h] = sorted(owners)[0]
+        # inverse-document-frequency weights of item words, across the holdout items
+        n_items = max(1, len(self.items))
+        word_df: dict[str, int] = {}
+        for ws in word_sets.values():
+            for w in ws:
+                word_df[w] = word_df.get(w, 0) + 1
+        self.idf = {w: math.log((n_items + 1) / (c + 0.5)) for w, c in word_df.items()}
+        # words in more than 5 % of the items (at least 2) are looked up per candidate item
+        # rather than through postings (exact, and it keeps "the"/"a" from costing 100s of
+        # dictionary updates per training word)
+        common_df = max(2, int(0.05 * n_items))
+        self.postings: dict[str, list[str]] = {}
+        self.item_weight: dict[str, float] = {}
+        self.item_size: dict[str, int] = {}
+        self.item_common: dict[str, frozenset[str]] = {}
+        self.posting_words: frozenset[str] = frozenset()
+        self.common_weight: dict[str, float] = {}
+        for item_id, ws in sorted(word_sets.items()):
+            self.item_weight[item_id] = sum(self.idf[w] for w in ws) or 1.0
+            self.item_size[item_id] = len(ws)
+            common = frozenset(w for w in ws if word_df[w] > common_df)
+            self.item_common[item_id] = common
+            self.common_weight[item_id] = sum(self.idf[w] for w in common)
+            for w in ws:
+                if word_df[w] <= common_df:
+                    self.postings.setdefault(w, []).append(item_id)
+        self.posting_words = frozenset(self.postings)
 
     def scan(self, record: Record) -> Iterator[Finding]:
         """Holdout overlap in every field of ``record``."""
-        if not self.grams and not self.short:
+        if not self.grams and not self.short and not self.postings:
             return
         for field in record.fields:
             words = normalise(field.text)
@@ -214,6 +258,41 @@ class ContaminationDetector:
                         break
                 if exact:
                     break
+            near: dict[str, float] = {}
+            distinct = set(words)
+            if self.postings:
+                acc: dict[str, float] = {}
+                for w in distinct & self.posting_words:
+                    owners = self.postings[w]
+                    if owners:
+                        weight = self.idf[w]
+                        for o in owners:
+                            acc[o] = acc.get(o, 0.0) + weight
+                for o, v in acc.items():
+                    total = self.item_weight[o]
+                    if v + self.common_weight[o] < self.min_containment * total:
+                        continue  # cannot reach the threshold even with every common word
+                    idf = self.idf
+                    v += sum([idf[w] for w in self.item_common[o] & distinct])
+                    score = v / total
+                    # a very long field contains most words of anything: compare like with like
+                    if (
+                        score >= self.min_containment
+                        and o not in hits
+                        and len(distinct) <= 5 * self.item_size[o]
+                    ):
+                        near[o] = score
+            for owner, score in sorted(near.items()):
+                yield self._finding(
+                    record,
+                    field,
+                    "near-duplicate",
+                    owner,
+                    words,
+                    0,
+                    f"contains {score:.0%} of the (idf-weighted) words of holdout item {owner}",
+                    {"item": owner, "weighted_containment": round(score, 3)},
+                )
             for owner, count in sorted(hits.items()):
                 total = self.grams_per_item.get(owner, 1)
                 rule = "ngram-overlap"
@@ -232,7 +311,7 @@ class ContaminationDetector:
                         "overlap": round(count / total, 3),
                     },
                 )
-            if exact is not None and exact not in hits:
+            if exact is not None and exact not in hits and exact not in near:
                 yield self._finding(
                     record,
                     field,

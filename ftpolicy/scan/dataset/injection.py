@@ -69,6 +69,8 @@ class PromptInjectionDetector:
         self.index = KeywordIndex([r.keywords for r in self.rules])
         cues = section.get("discussion", []) or []
         self.discussion = re.compile("|".join(f"(?:{c})" for c in cues), re.I) if cues else None
+        reporting = section.get("reporting")
+        self.reporting = re.compile(str(reporting), re.I) if reporting else None
         self.allow_hosts = frozenset(
             str(h).lower() for h in section.get("exfiltration_allow_hosts", []) or []
         )
@@ -90,6 +92,10 @@ class PromptInjectionDetector:
         blanked = text[sent[0] : start] + " " * (end - start) + text[end : sent[1]]
         if self.discussion.search(blanked):
             return True
+        if self.reporting is not None and self._quoted(text, start, end):
+            lead = text[max(sent[0], start - 40) : start].rstrip(_QUOTES + " ")
+            if self.reporting.search(lead):
+                return True
         return self._quoted(text, start, end) and bool(self.discussion.search(text))
 
     def _external(self, url: str | None) -> bool:

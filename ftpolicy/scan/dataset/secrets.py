@@ -31,6 +31,7 @@ from ftpolicy.scan.dataset.rules import KeywordIndex, merge_windows, windowed_fi
 CATEGORY = "secret"
 LOWER_SEVERITY = {"critical": "high", "high": "medium", "medium": "low", "low": "low", "info": "info"}
 
+_GROUPS = ("secret", "secret2", "secret3", "secret4")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _HASH_KEY = re.compile(r"(?i)hash|digest|checksum|sha\d*|md5|fingerprint|commit|etag|integrity|nonce|salt")
@@ -190,9 +191,8 @@ class SecretDetector:
             else:
                 matches = list(rule.pattern.finditer(text))
             for m in matches:
-                group = "secret"
-                if m.groupdict().get("secret") is None:
-                    group = "secret2" if m.groupdict().get("secret2") is not None else ""
+                gd = m.groupdict()
+                group = next((g for g in _GROUPS if gd.get(g) is not None), "")
                 start, end = m.span(group) if group else m.span()
                 value = text[start:end]
                 if any(s < end and start < e for _, s, e, _ in spans):
