@@ -6,6 +6,9 @@ import rego.v1
 
 import data.ftpolicy.lib
 
+# The adapter manifests under judgement, collected once per query.
+_adapters := [m | some m in input.manifests; lib.subject(m, "adapter")]
+
 # Pickle-based formats run code when loaded: never accepted as adapter files.
 _pickle_extensions := {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"}
 
@@ -18,8 +21,7 @@ _forbidden_extensions contains lower(e) if {
 
 # adapter/base-model-unpinned: the base model is pinned to an immutable revision or digest.
 deny contains v if {
-	some m in input.manifests
-	lib.subject(m, "adapter")
+	some m in _adapters
 	not _pinned(m.data.base_model)
 	v := {
 		"rule": "adapter/base-model-unpinned",
@@ -40,10 +42,9 @@ _pinned(base) if regex.match(`^sha256:[0-9a-f]{64}$`, base.digest)
 
 # adapter/dataset-missing: every dataset the adapter was trained on exists and is valid.
 deny contains v if {
-	some m in input.manifests
-	lib.subject(m, "adapter")
+	some m in _adapters
 	some i, ref in m.data.datasets
-	not ref in lib.dataset_refs
+	not lib.dataset_refs[ref]
 	parts := split(ref, "@")
 	v := {
 		"rule": "adapter/dataset-missing",
@@ -60,8 +61,7 @@ deny contains v if {
 
 # adapter/unsafe-weight-format: weights are safetensors only; pickle formats are refused.
 deny contains v if {
-	some m in input.manifests
-	lib.subject(m, "adapter")
+	some m in _adapters
 	some i, file in m.data.files
 	some ext in _forbidden_extensions
 	endswith(lower(file.path), ext)
@@ -80,8 +80,7 @@ deny contains v if {
 
 # adapter/training-config-missing: the training configuration is pinned by digest.
 deny contains v if {
-	some m in input.manifests
-	lib.subject(m, "adapter")
+	some m in _adapters
 	not regex.match(`^sha256:[0-9a-f]{64}$`, object.get(m.data, ["training", "config_digest"], ""))
 	v := {
 		"rule": "adapter/training-config-missing",

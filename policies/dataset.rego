@@ -6,6 +6,9 @@ import rego.v1
 
 import data.ftpolicy.lib
 
+# The dataset manifests under judgement, collected once per query.
+_datasets := [m | some m in input.manifests; lib.subject(m, "dataset")]
+
 # Without configuration every licence is refused and user-generated data is untrusted.
 _allowlist := input.config.datasets.licence_allowlist if {
 	is_array(input.config.datasets.licence_allowlist)
@@ -19,8 +22,7 @@ _provenance_fields := ["sources", "collected_by", "authors", "collection", "prep
 
 # dataset/provenance-incomplete: every provenance question has an answer.
 deny contains v if {
-	some m in input.manifests
-	lib.subject(m, "dataset")
+	some m in _datasets
 	some field in _provenance_fields
 	not _recorded(m.data, field)
 	v := {
@@ -42,8 +44,7 @@ _recorded(doc, field) if {
 }
 
 deny contains v if {
-	some m in input.manifests
-	lib.subject(m, "dataset")
+	some m in _datasets
 	some i, source in m.data.sources
 	some field in ["name", "kind", "uri", "licence"]
 	not lib.has_value(source, field)
@@ -58,8 +59,7 @@ deny contains v if {
 }
 
 deny contains v if {
-	some m in input.manifests
-	lib.subject(m, "dataset")
+	some m in _datasets
 	some i, step in m.data.preprocessing
 	some field in ["tool", "version", "parameters_digest"]
 	not lib.has_value(step, field)
@@ -79,8 +79,7 @@ deny contains v if {
 # dataset/untrusted-source: user-generated (or other configured) sources need an explicit
 # scan and a dataset review before the data may be used.
 deny contains v if {
-	some m in input.manifests
-	lib.subject(m, "dataset")
+	some m in _datasets
 	some i, source in m.data.sources
 	source.kind in _untrusted_kinds
 	ref := sprintf("%s@%s", [m.data.name, m.data.version])
@@ -105,8 +104,7 @@ _missing_reviews(ref) := {concat(", ", sort(missing))} if {
 
 # dataset/licence-not-allowed: every source licence is on the configured allowlist.
 deny contains v if {
-	some m in input.manifests
-	lib.subject(m, "dataset")
+	some m in _datasets
 	some i, source in m.data.sources
 	is_string(source.licence)
 	not source.licence in _allowlist
@@ -158,12 +156,11 @@ _changed_keys(m) := {key | some key; value := m.data[key]; value != object.get(m
 
 # dataset/parent-missing: the parent version named by a dataset exists and is valid.
 deny contains v if {
-	some m in input.manifests
-	lib.subject(m, "dataset")
+	some m in _datasets
 	parent := m.data.parent
 	is_string(parent)
-	ref := sprintf("%s@%s", [m.data.name, parent])
-	not ref in lib.dataset_refs
+	ref := concat("@", [m.data.name, parent])
+	not lib.dataset_refs[ref]
 	v := {
 		"rule": "dataset/parent-missing",
 		"msg": sprintf(

@@ -6,6 +6,9 @@ import rego.v1
 
 import data.ftpolicy.lib
 
+# The eval-suite manifests under judgement, collected once per query.
+_suites := [m | some m in input.manifests; lib.subject(m, "eval-suite")]
+
 _approval := "a control-plane change that needs security-team approval (approval attestations are not yet supported, so it is denied)"
 
 _all_categories := ["prompt-injection", "secret-leakage", "unsafe-code", "refusal"]
@@ -16,8 +19,7 @@ _required_categories := input.config.evals.required_categories if {
 
 # eval/categories-missing: the required security categories are all evaluated.
 deny contains v if {
-	some m in input.manifests
-	lib.subject(m, "eval-suite")
+	some m in _suites
 	some category in _required_categories
 	not m.data.categories[category]
 	v := {
@@ -32,8 +34,7 @@ deny contains v if {
 
 # eval/threshold-lowered: a category's pass threshold went down (or the category went away).
 deny contains v if {
-	some m in input.manifests
-	lib.subject(m, "eval-suite")
+	some m in _suites
 	some category, before in m.base.data.categories
 	after := object.get(m.data.categories, [category, "threshold"], 0)
 	after < before.threshold
@@ -52,8 +53,7 @@ deny contains v if {
 
 # eval/threshold-changed: raising a threshold is a control-plane change too.
 deny contains v if {
-	some m in input.manifests
-	lib.subject(m, "eval-suite")
+	some m in _suites
 	some category, before in m.base.data.categories
 	after := m.data.categories[category].threshold
 	after > before.threshold
@@ -72,8 +72,7 @@ deny contains v if {
 
 # eval/items-changed: the sealed items of a published suite version stay as they were.
 deny contains v if {
-	some m in input.manifests
-	lib.subject(m, "eval-suite")
+	some m in _suites
 	m.data.items != m.base.data.items
 	v := {
 		"rule": "eval/items-changed",
@@ -86,8 +85,7 @@ deny contains v if {
 }
 
 deny contains v if {
-	some m in input.manifests
-	lib.subject(m, "eval-suite")
+	some m in _suites
 	some category, before in m.base.data.categories
 	after := object.get(m.data.categories, category, {})
 	some field in ["items", "items_digest", "item_digests"]

@@ -42,12 +42,8 @@ _blank(v) if {
 	count(v) == 0
 }
 
-# NAME@VERSION of every dataset manifest present and verified at head.
-dataset_refs contains ref if {
-	some m in input.manifests
-	m.kind == "dataset"
-	ref := sprintf("%s@%s", [m.data.name, m.data.version])
-}
+# {"NAME@VERSION": true} for every dataset manifest present and verified at head.
+dataset_refs := {concat("@", [m.data.name, m.data.version]): true | some m in input.manifests; m.kind == "dataset"}
 
 # Identities of verified attestations, for the rules that need them. Attestations are not
 # collected yet (a later release adds them), so these never hold today.

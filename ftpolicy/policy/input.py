@@ -36,8 +36,17 @@ from typing import Any, Literal
 
 from ftpolicy.errors import ConfigError, FtpolicyError, Location, ManifestError, UsageError
 from ftpolicy.git import ChangedPath, CommitInfo, GitRepo
-from ftpolicy.manifest import CONFIG_FILE, Manifest, Problem, check_manifest, confine, kind_for_path
+from ftpolicy.manifest import (
+    CONFIG_FILE,
+    Manifest,
+    Problem,
+    check_manifest,
+    confine,
+    kind_for_path,
+    path_fields,
+)
 from ftpolicy.manifest.yamlsafe import Positions
+from ftpolicy.policy._cache import ParseCache
 
 __all__ = [
     "ALL_CATEGORIES",
@@ -182,10 +191,62 @@ def _problem(
     return out
 
 
-def _parse(path: str, raw: bytes, root: Path) -> tuple[Manifest | None, list[dict[str, Any]]]:
-    """A valid manifest, or None and the problems that make it unverifiable."""
+def _parse(
+    path: str, raw: bytes, root: Path, cache: ParseCache | None = None, used: set[str] | None = None
+) -> tuple[Manifest | None, list[dict[str, Any]]]:
+    """A valid manifest, or None and the problems that make it unverifiable.
+
+    The content checks (YAML, schema, name/place) may come from ``cache``; the work-tree checks
+    (paths in the manifest must not leave the repository through a symlink) run every time.
+    """
+    key = None
+    hit = None
+    if cache is not None:
+        key = cache.key(path, raw)
+        hit = cache.get(key)
+        if used is not None:
+            used.add(key)
+    if hit is None:
+        manifest, problems = _parse_content(path, raw)
+        hit = (
+            {"ok": False, "problems": problems}
+            if manifest is None
+            else {
+                "ok": True,
+                "kind": manifest.kind,
+                "data": manifest.data,
+                "pos": manifest.positions.by_pointer,
+            }
+        )
+        if cache is not None and key is not None:
+            cache.put(key, hit)
+    if not hit["ok"]:
+        return None, [dict(p) for p in hit["problems"]]
+    positions = Positions(by_pointer={p: (int(v[0]), int(v[1])) for p, v in hit["pos"].items()})
+    manifest = Manifest(kind=hit["kind"], path=path, data=copy.deepcopy(hit["data"]), positions=positions)
+    escapes = []
+    for pointer, rel in path_fields(manifest.kind, manifest.data):
+        try:
+            confine(root, rel)
+        except FtpolicyError as exc:
+            escapes.append(
+                _problem(
+                    path,
+                    exc.message,
+                    line=positions.line(pointer),
+                    pointer=pointer,
+                    hint=exc.hint,
+                    code=exc.code,
+                )
+            )
+    if escapes:
+        return None, escapes
+    return manifest, []
+
+
+def _parse_content(path: str, raw: bytes) -> tuple[Manifest | None, list[dict[str, Any]]]:
     try:
-        manifest, problems = check_manifest(path, raw, root=root)
+        manifest, problems = check_manifest(path, raw)
     except FtpolicyError as exc:  # YAML-level: nothing could be read
         loc = exc.location
         return None, [
@@ -441,11 +502,13 @@ def build_input(
     referenced: dict[str, Manifest] = {}
     problems: list[dict[str, Any]] = []
     blobs = _read_many(git, head_sha, [prefix + p for p in subject_paths])
+    cache = ParseCache(root) if len(subject_paths) > _FEW else None
+    used: set[str] = set()
     for path in subject_paths:
         raw = blobs[prefix + path]
         if raw is None:  # pragma: no cover - listed at head, so present
             continue
-        manifest, found = _parse(path, raw, root)
+        manifest, found = _parse(path, raw, root, cache, used)
         problems.extend(found)
         if manifest is not None:
             parsed[path] = manifest
@@ -500,6 +563,9 @@ def build_input(
                     continue
                 manifests[path]["change"] = next(c["status"] for c in changed if c["path"] == path)
                 manifests[path]["base"] = {"path": old_path, "data": old.data, "lines": _lines(old)}
+
+    if cache is not None:
+        cache.save(keep=used)
 
     shards: list[dict[str, Any]] = []
     for manifest in parsed.values():

@@ -1,0 +1,95 @@
+"""A local cache of manifest parse results, keyed by the manifest's exact bytes.
+
+Parsing and schema-checking a manifest costs a few milliseconds in pure Python; a full check of
+a repository with ten thousand manifests would spend most of its time there although the
+manifests rarely change. The cache maps ``sha256(ftpolicy version, schemas, path, bytes)`` to
+the result of :func:`ftpolicy.manifest.check_manifest` *without* the work-tree checks (symlinks),
+which the caller repeats every time. It lives in the Git directory (``.git/ftpolicy/``), never
+in the work tree, so it cannot be committed, and it is rebuilt whenever ftpolicy or its schemas
+change. Set ``FTPOLICY_CACHE=0`` to bypass it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from ftpolicy import __version__
+from ftpolicy._internal.atomic import write_text_atomic
+from ftpolicy.resources import schemas_dir
+
+_FILE = "manifest-cache.v1.json"
+
+
+@cache
+def _salt() -> bytes:
+    h = hashlib.sha256(__version__.encode())
+    for path in sorted(schemas_dir().glob("*.schema.json")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.digest()
+
+
+def _git_dir(root: Path) -> Path | None:
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--path-format=absolute", "--git-common-dir"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return None
+    out = proc.stdout.strip()
+    return Path(out) if proc.returncode == 0 and out else None
+
+
+class ParseCache:
+    """Parse results by content key; :meth:`save` writes new entries back (atomically)."""
+
+    def __init__(self, root: Path) -> None:
+        self._path: Path | None = None
+        self._entries: dict[str, Any] = {}
+        self._dirty = False
+        if os.environ.get("FTPOLICY_CACHE", "1") == "0":
+            return
+        git_dir = _git_dir(root)
+        if git_dir is None:
+            return
+        self._path = git_dir / "ftpolicy" / _FILE
+        try:
+            doc = json.loads(self._path.read_text(encoding="utf-8"))
+            if doc.get("salt") == _salt().hex() and isinstance(doc.get("entries"), dict):
+                self._entries = doc["entries"]
+        except (OSError, ValueError):
+            self._entries = {}
+
+    @staticmethod
+    def key(path: str, raw: bytes) -> str:
+        """The cache key of ``raw`` shown as ``path``."""
+        return hashlib.sha256(_salt() + path.encode() + b"\0" + raw).hexdigest()
+
+    def get(self, key: str) -> Any:
+        """The stored result, or None."""
+        return self._entries.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        """Remember ``value`` (JSON-serialisable) under ``key``."""
+        self._entries[key] = value
+        self._dirty = True
+
+    def save(self, keep: set[str] | None = None) -> None:
+        """Write the cache back if it changed; keep only ``keep`` keys when given (drop stale ones)."""
+        if self._path is None or not self._dirty:
+            return
+        entries = self._entries if keep is None else {k: v for k, v in self._entries.items() if k in keep}
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            doc = {"salt": _salt().hex(), "entries": entries}
+            write_text_atomic(self._path, json.dumps(doc, separators=(",", ":")))
+        except OSError:
+            pass  # a cache that cannot be written only costs time
