@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.gitrepo import ScratchRepo, init_repo
 
 from ftpolicy.attest import Subject, attest_step, build_default_layout, sign_layout, write_draft
 from ftpolicy.attest.evidence import adapter_digest
@@ -55,10 +55,6 @@ SIGNERS: dict[str, str] = {
     "security-approval": "eve",
     "promote": "paul",
 }
-
-
-def _git(root: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
 
 
 def _sha(data: bytes) -> str:
@@ -213,8 +209,7 @@ def eval_evidence(chain: Chain, category_score: float = 0.97) -> dict[str, Any]:
 def build_governed_repo(tmp_path: Path) -> Chain:
     """Repository, identities, keys and signed layout — no links yet."""
     root = tmp_path / "gov"
-    root.mkdir()
-    _git(root, "init", "-q", "-b", "main")
+    init_repo(root)
     keydir = tmp_path / "keys"
     chain = Chain(root, keydir)
     chain.write("ftpolicy.yaml", _config())
@@ -295,6 +290,5 @@ def chain(governed: Chain) -> Chain:
     """The complete honest chain, committed to Git."""
     attest_dataset(governed)
     attest_adapter(governed)
-    _git(governed.root, "add", "-A")
-    _git(governed.root, "commit", "-q", "-m", "honest chain")
+    ScratchRepo(governed.root).commit("honest chain")
     return governed

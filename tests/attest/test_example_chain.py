@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers.gitrepo import init_repo
 
 from ftpolicy.cli.main import main
 
@@ -33,7 +33,7 @@ def run(argv: list[str]) -> int:
 def test_example_adapter_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = tmp_path / "acme"
     shutil.copytree(EXAMPLE, repo)
-    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    init_repo(repo)
     keys = tmp_path / "keys"
     who = [p.stem for p in sorted((repo / "identities").glob("*.yaml")) if p.name != "teams.yaml"]
     for name in who:

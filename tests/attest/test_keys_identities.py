@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers.gitrepo import init_repo
 
 from ftpolicy.cli.main import main
 from ftpolicy.errors import FtpolicyError, ManifestError, UsageError
@@ -19,8 +19,7 @@ from ftpolicy.keys import PrivateKeyInRepoError, generate_key, load_public_key, 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     root = tmp_path / "gov"
-    root.mkdir()
-    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    init_repo(root)
     (root / "ftpolicy.yaml").write_text("schema_version: 1\nkind: config\nproject: keys-test\n")
     return root
 
@@ -76,8 +75,8 @@ def test_generate_refuses_private_key_inside_the_repo(repo: Path, capsys: pytest
 
 def test_generate_refuses_inside_the_git_work_tree_above_the_repo(tmp_path: Path) -> None:
     top = tmp_path / "mono"
-    (top / "ml").mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", str(top)], check=True)
+    init_repo(top)
+    (top / "ml").mkdir()
     (top / "ml/ftpolicy.yaml").write_text("schema_version: 1\nkind: config\nproject: mono\n")
     with pytest.raises(PrivateKeyInRepoError):
         generate_key("x", top / "other-folder", repo=top / "ml")
