@@ -1,28 +1,42 @@
-"""Verify the attestation chain of an adapter before it is deployed.
+"""Verify the attestation chain of an adapter (or a dataset) before it is used.
 
 :func:`verify_chain` checks, in order, and collects every failure with a stable code:
 
-1. the layout: present, signed by a key of an owner identity (``layout-signature``),
-   not expired (``layout-expired``);
-2. every link of the adapter and of the dataset it was trained on: valid DSSE signature
-   by a functionary key of its step (``link-signature``, ``unauthorised-functionary``),
-   a key listed in ``identities/`` (``key-unknown``) whose identity is in the step's
-   team, valid at the link's signing time (``key-revoked``, ``key-expired``,
-   ``key-not-yet-valid``), about this subject (``subject-mismatch``);
+0. the adapter manifest names exactly one dataset (``manifest-missing``,
+   ``manifest-invalid``, ``chain-multiple-datasets``);
+1. the layout: present and readable (``layout-missing``, ``layout-invalid``), signed by a
+   currently valid key of an owner identity (``layout-signature``), not expired
+   (``layout-expired``);
+2. every link of the adapter and of the dataset it was trained on: well-formed, one
+   signature whose keyid matches the file name (``link-invalid``), by a functionary key
+   of its step (``unauthorised-functionary``), listed in ``identities/``
+   (``key-unknown``), verifying with both the layout's and the identity's copy of the key
+   (``link-signature``), of an identity in the step's team (``unauthorised-functionary``),
+   about this subject (``subject-mismatch``), not signed in the future (``link-time``),
+   with a key valid at the signing time (``key-revoked``, ``key-expired``,
+   ``key-not-yet-valid``);
 3. thresholds counted by distinct identities, not keys (``step-missing``,
    ``threshold-not-met``);
-4. in-toto's own verification (``in_toto.verifylib.in_toto_verify``) on the layout and
-   the links: artifact rules (``artifact-rule``) and its signature/threshold checks;
-5. completeness: each step that consumes the adapter (or the dataset) records all of its
-   files (``materials-incomplete``); the adapter manifest lists the trained files
+4. in-toto's own verification (``in_toto.verifylib``) on the layout and the links:
+   artifact rules (``artifact-rule``) and its signature/threshold checks
+   (``in-toto-error`` for anything else it raises);
+5. completeness: each step that consumes the adapter records all of its files
+   (``materials-incomplete``); the adapter manifest lists the trained files
    (``manifest-mismatch``);
-6. the files on disk, which in-toto's step rules never re-hash: adapter files
-   (``artifact-missing``, ``artifact-mismatch``, ``artifact-extra``), dataset shards
-   present locally (``artifact-mismatch``), evidence files (``evidence-missing``,
-   ``evidence-digest``, ``evidence-invalid``).
+6. the files on disk, which in-toto's step rules never re-hash: artifact names stay
+   inside their folder (``artifact-name``); adapter files (``artifact-missing``,
+   ``artifact-mismatch``, ``artifact-extra``, ``artifact-unreadable``), dataset shards
+   and training inputs present locally (``artifact-mismatch``), evidence files
+   (``evidence-missing``, ``evidence-digest``, ``evidence-invalid``) and the adapter
+   digest they name (``evidence-adapter-digest``).
 
 The result, :class:`ChainFacts`, holds one line per step (who, when, what) and, for the
 policy engine, :meth:`ChainFacts.to_policy_input` — only facts that verified.
+
+Known limit: a link's signing time (``environment.ftpolicy.signed_at``) is stated by
+its signer; without a timestamp authority, a stolen key can sign with an earlier date.
+Revoke such a key with ``revoked_at`` before its first use by the thief and re-sign the
+layout without it (the layout lists functionary keys, so that stops it entirely).
 """
 
 from __future__ import annotations
