@@ -219,3 +219,48 @@ def test_warnings_and_fail_on_warn(gov: ScratchRepo, ftpolicy, fail_on_warn: boo
     warns = [f["rule"] for f in r.json()["findings"] if f["level"] == "warning"]
     assert warns == ["main/waiver-expired"]
     assert r.code == (1 if fail_on_warn else 0)
+
+
+def test_waiver_in_base_config_applies(gov: ScratchRepo, ftpolicy) -> None:
+    waiver = (
+        "policy_params:\n  exceptions:\n    - rule: dataset/licence-not-allowed\n"
+        "      path: datasets/support-tickets/1.2.0.yaml\n      owner: dave\n"
+        "      reason: legal approved the NC source for evaluation only\n      expires: '2026-12-31'\n"
+    )
+    gov.switch("main")
+    gov.commit("waiver", {"ftpolicy.yaml": gov.read("ftpolicy.yaml").decode() + waiver})
+    gov.branch("change2")
+    gov.commit("add 1.2.0", {"datasets/support-tickets/1.2.0.yaml": new_version(gov, "CC-BY-NC-4.0")})
+    r = ftpolicy("check", "--repo", str(gov.path), "--base", "main", "--format", "json")
+    assert r.code == 0, r.out
+    (note,) = r.json()["findings"]
+    assert note["level"] == "note" and note["rule"] == "dataset/licence-not-allowed"
+    assert note["properties"]["waivers"][0]["owner"] == "dave"
+
+
+def test_repository_policy_is_evaluated_beside_the_defaults(gov: ScratchRepo, ftpolicy) -> None:
+    policy = (
+        "package ftpolicy.acme\n\nimport rego.v1\n\n"
+        "deny contains {\n"
+        '\t"rule": "acme/rank-limit",\n'
+        '\t"msg": sprintf("adapter %s uses LoRA rank %d; acme allows at most 4", [m.path, m.data.peft.r]),\n'
+        '\t"severity": "medium",\n'
+        '\t"path": m.path,\n'
+        '\t"pointer": "/peft/r",\n'
+        "} if {\n"
+        "\tsome m in input.manifests\n"
+        '\tm.kind == "adapter"\n'
+        "\tm.subject\n"
+        "\tm.data.peft.r > 4\n"
+        "}\n"
+    )
+    gov.switch("main")
+    gov.commit("acme policy", {"policies/acme.rego": policy})
+    gov.branch("change2")
+    text = edit(gov, ADAPTER, 'version: "1.0.0"', 'version: "1.1.0"').replace("r: 4", "r: 16")
+    gov.commit("adapter 1.1.0", {"adapters/code-assistant-lora/1.1.0.yaml": text})
+    r = ftpolicy("check", "--repo", str(gov.path), "--base", "main", "--format", "json")
+    assert r.code == 1
+    assert r.rules() == ["acme/rank-limit"]
+    finding = r.json()["findings"][0]
+    assert text.splitlines()[finding["line"] - 1].strip() == "r: 16"
