@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ftpolicy._internal.atomic import write_text_atomic
 from ftpolicy.errors import ConfigError, ExitCode, FtpolicyError, UsageError
-from ftpolicy.identities import Keyring, format_time, load_keyring, utcnow
+from ftpolicy.identities import KeyRecord, Keyring, format_time, load_keyring, utcnow
 
 if TYPE_CHECKING:
     from in_toto.models.layout import Layout
@@ -262,9 +262,11 @@ def build_default_layout(
 ) -> BuiltLayout:
     """Build the default fine-tuning layout with functionary keys taken from the teams.
 
-    Each step's functionaries are the keys of the identities in the step's team that are
-    valid now (not revoked, not expired). Steps without any key are kept (they cannot
-    be verified until a key is added and the layout re-signed) and reported in ``warnings``.
+    Each step's functionaries are the keys of the identities in the step's team(s),
+    including revoked and expired keys (so chains signed before a key rotation keep
+    verifying: ``ftpolicy verify`` checks every signature against the key's validity at
+    its signing time) but not keys revoked at or before their ``valid_from``. Steps with no
+    currently valid key are reported in ``warnings``.
     """
     from in_toto.models.layout import Layout, Step
 
@@ -293,14 +295,18 @@ def build_default_layout(
     for name in STEPS:
         teams = settings.teams_for_step(name)
         team = " or ".join(teams)
+        # Revoked and expired keys stay functionaries so chains signed before the revocation
+        # keep verifying (ftpolicy checks each signature's time); a key revoked at or before
+        # its valid_from never counted and is left out, so the reference tools reject it too.
         records = sorted(
-            {r.keyid: r for t in teams for r in ring.team_keys(t, at=now)}.values(), key=lambda r: r.keyid
+            {r.keyid: r for t in teams for r in ring.team_keys(t) if not _never_valid(r)}.values(),
+            key=lambda r: r.keyid,
         )
         for rec in records:
             layout.add_functionary_key(public_key_dict(rec.key))
         threshold = settings.min_reviewers if name == "dataset-review" else 1
-        members = {r.identity for r in records}
-        if not records:
+        members = {r.identity for r in records if ring.key_valid_at(r.keyid, now).ok}
+        if not members:
             warnings.append(f"step {name}: no valid key in team '{team}' (add an identity with that team)")
         elif len(members) < threshold:
             warnings.append(
@@ -316,6 +322,11 @@ def build_default_layout(
     layout.steps = steps
     layout.validate()
     return BuiltLayout(layout, tuple(warnings))
+
+
+def _never_valid(rec: KeyRecord) -> bool:
+    """A key revoked at or before the start of its validity never signed anything that counts."""
+    return rec.revoked_at is not None and rec.valid_from is not None and rec.revoked_at <= rec.valid_from
 
 
 def layout_to_json(layout: Layout) -> str:

@@ -479,3 +479,28 @@ def test_sarif_and_github_output(chain: Chain, capsys: pytest.CaptureFixture[str
         main(["verify", "adapter", ADAPTER.ref, "--repo", str(chain.root), "--format", "github"])
     assert exc.value.code == 1
     assert "verify/artifact-mismatch" in capsys.readouterr().out
+
+
+def test_chain_still_verifies_after_a_key_rotation(chain: Chain, capsys: pytest.CaptureFixture[str]) -> None:
+    """Rita's key is revoked after she reviewed; she gets a new key; the layout is re-signed."""
+    _set_key_field(
+        chain, "rita", "revoked_at", format_time(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2))
+    )
+    chain.new_key("rita-2027", "rita", ["data-review"])
+    chain.sign_layout()
+    code, doc = verify_cli(chain, capsys)
+    assert (code, doc["failures"]) == (0, [])
+
+
+def test_a_key_revoked_from_the_start_leaves_the_layout(
+    chain: Chain, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A key revoked at its valid_from (compromised, time unknown) is no functionary at all."""
+    path = chain.root / "identities/quinn.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["keys"][0]["revoked_at"] = doc["keys"][0]["valid_from"]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    chain.sign_layout()
+    code, out = verify_cli(chain, capsys)
+    assert code == 1
+    assert failure(out, "unauthorised-functionary")["step"] == "quality-eval"
