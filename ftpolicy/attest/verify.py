@@ -35,8 +35,9 @@ policy engine, :meth:`ChainFacts.to_policy_input` — only facts that verified.
 
 Known limit: a link's signing time (``environment.ftpolicy.signed_at``) is stated by
 its signer; without a timestamp authority, a stolen key can sign with an earlier date.
-Revoke such a key with ``revoked_at`` before its first use by the thief and re-sign the
-layout without it (the layout lists functionary keys, so that stops it entirely).
+When the time of a compromise is unknown, set the key's ``revoked_at`` to its
+``valid_from`` and re-sign the layout: the key then leaves the layout's functionaries and
+no signature of it counts, for ftpolicy or for the reference in-toto tools.
 """
 
 from __future__ import annotations
