@@ -33,7 +33,8 @@ CATEGORY = "approval-bypass"
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+|(?<=:)\s*\n|;\s+")
 _PURPOSE = re.compile(
     r"(?i)\b(?:so|so that|because|since|which|then|or else|otherwise"
-    r"|to avoid|to make sure|to ensure|and the|even though|even if|although|though|as long as)\b"
+    r"|to avoid|to make sure|to ensure|and the|even though|even if|although|though|as long as"
+    r"|instead of|rather than)\b"
 )
 _LEAD_IN = re.compile(r"^[\s*\-•>\d.)`\"']*(?:(?:[^\W\d_][\w'’]*[ \t]*){1,3}[:,!—–.-]+)?[\s`\"']*$")
 _BACKREF = re.compile(

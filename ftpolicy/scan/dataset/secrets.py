@@ -43,6 +43,11 @@ _CODEY_VALUE = re.compile(
     r"(?i)^(?:none|null|nil|true|false|undefined|required|optional|string|str|bytes|int)$"
 )
 _KEY_PLACEHOLDER = re.compile(r"(?i)example|sample|dummy|fake|mock|placeholder|test")
+_NOT_SECRET_KEY = re.compile(
+    r"(?i)(?:policy|length|len|min|max|rules?|format|pattern|regex|file|path|name|id|url|uri|field|type|"
+    r"hash|expiry|expires|ttl|timeout|count|size|header|prefix|env|var|version|label|manager|store|ref|"
+    r"mode|enabled|required|strength|reset|hint|prompt|question|placeholder)[\"']?$"
+)
 _SYMBOLS = frozenset("!@#$%^&*+=?~|/\\:'\"")
 
 
@@ -161,6 +166,10 @@ class SecretDetector:
             return False
         if _HASH_KEY.search(key) or _KEY_PLACEHOLDER.search(key):
             return False
+        if _NOT_SECRET_KEY.search(key.strip().rstrip(":=").strip()):
+            return False
+        if re.search(r"[A-Za-z_]=", value.rstrip("=")):
+            return False  # key=value pairs (settings), not a credential
         return not value.isalpha() or any(c.isupper() for c in value[1:])
 
     # -- scanning ------------------------------------------------------------------

@@ -6,6 +6,7 @@ Reported:
   (U+2066–2069) anywhere; LRM/RLM/ALM only in text without right-to-left letters (in
   Hebrew or Arabic text they are normal);
 * ``tag-characters``: U+E0000–U+E007F (invisible ASCII copies, used to smuggle text);
+  variation selectors supplement (U+E0100–U+E01EF) are reported as ``zero-width``;
 * ``zero-width``: ZWSP, ZWNJ, ZWJ, WJ, invisible operators, Mongolian vowel separator,
   soft hyphen and a BOM that is not at the very start of the text. A ZWJ between two
   emoji (family and profession sequences) and ZWNJ/ZWJ next to letters of scripts that
@@ -38,6 +39,7 @@ _RTL = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 _JOINING_SCRIPTS = re.compile(
     r"[\u0600-\u06ff\u0750-\u077f\u0900-\u0dff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff]"
 )
+_CONFUSABLE_SCRIPTS = re.compile(r"[\u0370-\u03ff\u0400-\u052f\u1c80-\u1c8f\u1f00-\u1fff\ua640-\ua69f]")
 _WORD = re.compile(r"[^\W\d_]{2,}", re.U)
 # Cyrillic and Greek letters that render like Latin letters.
 _LOOKALIKE = frozenset("аеорсухіјѕԁɡһӏԛԝвмнткАВЕКМНОРСТХІЈЅԌԚԜУαβεικνορτυχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ")
@@ -79,7 +81,9 @@ class HiddenUnicodeDetector:
                 continue
             self.rules[str(r["id"])] = (str(r.get("description", r["id"])), str(r.get("severity", "medium")))
         extra = "".join(chr(int(str(h), 16)) for h in section.get("extra_invisible", []) or [])
-        self.invisible = re.compile(f"[{re.escape(_BIDI + _MARKS + _ZERO + extra)}\U000e0000-\U000e007f]")
+        self.invisible = re.compile(
+            f"[{re.escape(_BIDI + _MARKS + _ZERO + extra)}\U000e0000-\U000e007f\U000e0100-\U000e01ef]"
+        )
         self.min_letters = int(section.get("homoglyph_min_letters", 3))
 
     def _classify(self, text: str, i: int) -> str | None:
@@ -137,7 +141,7 @@ class HiddenUnicodeDetector:
                         "fingerprint": fingerprint(f"{CATEGORY}/{kind}", record.file, _visible(text)),
                     },
                 )
-            if "homoglyph" in self.rules:
+            if "homoglyph" in self.rules and _CONFUSABLE_SCRIPTS.search(text):
                 yield from self._homoglyphs(record, field)
 
     def _homoglyphs(self, record: Record, field: Any) -> Iterator[Finding]:
