@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         ("python -c pass (baseline)", [sys.executable, "-c", "pass"], False),
         ("ftpolicy --help", [*script, "--help"], True),
         ("ftpolicy --version", [*script, "--version"], True),
+        ("ftpolicy dataset --help (info)", [*script, "dataset", "--help"], False),
     ]
     print(f"{args.runs} runs each; command: {' '.join(script)}")
     print(f"{'command':28} {'median s':>9} {'min s':>7}  target")
