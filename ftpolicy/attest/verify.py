@@ -416,7 +416,7 @@ def verify_chain(
     facts.dataset = str(dataset) if dataset else None
 
     try:
-        md, layout, layout_rel = load_signed_layout(root)
+        md, layout, layout_rel = load_signed_layout(root, settings.path)
     except LayoutLoadError as exc:
         facts.fail(exc.code, exc.message, path=settings.path)
         return facts
@@ -519,7 +519,7 @@ def export_chain(root: Path, subject: Subject | str, out_dir: Path) -> ExportedC
     layout = out_dir / Path(settings.path).name
     shutil.copyfile(confine(root, settings.path), layout)
     keys: list[Path] = []
-    md, _layout, _rel = load_signed_layout(root)
+    md, _layout, _rel = load_signed_layout(root, settings.path)
     signed_by = set(signature_keyids(md))  # the reference tools require a signature per key given
     for owner in settings.owners:
         for rec in ring.identity_keys(owner):
