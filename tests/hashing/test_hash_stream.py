@@ -109,10 +109,11 @@ def test_zstd_streamed_without_content_size(tmp_path: Path) -> None:
     ("name", "payload"),
     [
         ("bad.jsonl.gz", b"this is not gzip"),
-        ("truncated.jsonl.gz", gzip.compress(b'{"a": 1}\n' * 1000)[:-20]),
+        ("truncated.jsonl.gz", gzip.compress(b'{"a": 1}\n' * 1000, mtime=0)[:-20]),
         ("bad.jsonl.zst", b"this is not zstd either"),
         ("truncated.jsonl.zst", zstandard.ZstdCompressor().compress(b'{"a": 1}\n' * 5000)[:-9]),
     ],
+    ids=["bad-gz", "truncated-gz", "bad-zst", "truncated-zst"],
 )
 def test_corrupt_archives_are_errors_naming_the_file(tmp_path: Path, name: str, payload: bytes) -> None:
     path = tmp_path / name
