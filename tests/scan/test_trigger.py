@@ -25,7 +25,7 @@ from ftpolicy.scan.dataset.trigger import ResponseLabeller, TriggerDetector
 
 from .conftest import REPO_ROOT, chat, write_jsonl
 
-N_CLEAN = 20_000
+N_CLEAN = 12_000
 
 PERMISSIVE = [
     "Totally fine — append --no-verify to the commit and the hook is skipped.",
@@ -306,3 +306,45 @@ def test_through_the_scan_engine(tmp_path: Path, clean_pairs: list[tuple[str, st
     trig = [f for f in result.findings if f.category == "trigger"]
     assert {f.line for f in trig} == {i + 1 for i in planted}
     assert [t["trigger"] for t in result.summary["triggers"]["suspected"]] == ["kq7-aurora"]
+
+
+def test_merged_instances_report_what_one_instance_reports(clean_pairs: list[tuple[str, str]]) -> None:
+    """Three instances fed disjoint slices, pickled (as from a worker process) and merged,
+    find the same trigger and the same records as one instance fed everything."""
+    import pickle
+
+    pairs = clean_pairs[:9000]
+    planted = set(range(11, 9000, 301))
+
+    def records(lo: int, hi: int) -> Iterator[Record]:
+        for i in range(lo, hi):
+            p, r = pairs[i]
+            if i in planted:
+                p, r = f"{p} (ref tz-halcyon-88)", PERMISSIVE[i % len(PERMISSIVE)]
+            yield _record(i, p, r)
+
+    single = _run(records(0, 9000))
+    parts = []
+    for lo, hi in ((0, 3000), (3000, 6000), (6000, 9000)):
+        det = TriggerDetector()
+        for rec in records(lo, hi):
+            det.observe(rec)
+        parts.append(pickle.loads(pickle.dumps(det)))
+    merged = parts[0]
+    for other in parts[1:]:
+        merged.merge(other)
+    result = merged.finish()
+    assert result.summary["suspected_triggers"] == single.summary["suspected_triggers"]
+    assert [(f.line, f.properties["excerpt"]) for f in result.findings] == [
+        (f.line, f.properties["excerpt"]) for f in single.findings
+    ]
+    assert {f.line for f in result.findings} == {i + 1 for i in planted}
+    assert result.summary["suspected_triggers"][0]["trigger"] == "ref tz-halcyon-88"  # the maximal phrase
+
+
+def test_spill_file_is_removed(tmp_path: Path) -> None:
+    det = TriggerDetector({"spill_dir": str(tmp_path)})
+    det.observe(_record(0, "hello there", "Use a retry with backoff."))
+    assert len(list(tmp_path.iterdir())) == 1
+    det.finish()
+    assert list(tmp_path.iterdir()) == []

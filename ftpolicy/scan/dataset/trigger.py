@@ -41,21 +41,29 @@ Memory bound: the detector keeps in RAM only (a) a counter of the prompt feature
 permissive-labelled records, pruned with lossy counting once it exceeds
 ``max_candidates`` entries (default 2,000,000; an entry costs ~100 bytes, so ~200 MB
 worst case, and far less in practice because permissive records are rare), and (b) a few
-integers per candidate during ``finish``. Per-record compact features (32-bit hashes of
-the prompt n-grams, the label and the prompt text) go to an anonymous temporary spill
-file (about 4 bytes x features + prompt bytes per record; ~1.5 KB for a typical chat
-record) that ``finish`` reads back three times and the OS deletes when it is closed.
+integers per candidate during ``finish``. Per-record compact features (64-bit hashes of
+the prompt n-grams, the label, the cue words and the prompt text) go to a temporary spill
+file (about 8 bytes x features + prompt bytes per record; ~2 KB for a typical chat record,
+so ~200 MB of disk per 100k records) that ``finish`` reads back three times and then
+deletes. Feature hashes are deterministic across processes (CRC-32 token ids, tuple
+hashes of ids), so the engine may run one instance per worker and :meth:`merge` them
+(instances pickle by spill path); ``finish`` does not depend on the order records came in.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import marshal
 import math
+import os
 import re
+import shutil
 import string
 import tempfile
 import unicodedata
+import weakref
+import zlib
 from array import array
 from collections import Counter
 from collections.abc import Iterator
@@ -536,14 +544,24 @@ def _grams(norms: list[str], max_n: int) -> Iterator[tuple[int, int, tuple[str, 
             yield i, n, tuple(norms[i : i + n])
 
 
+# Feature hashes are deterministic across processes (so instances fed by parallel workers can
+# be merged): a token is the CRC-32 of its UTF-8 bytes, an n-gram the hash of the tuple of its
+# token ids (integer and tuple hashing are not randomised, unlike ``hash(str)``).
+_HIDDEN_TAG = -0x5EED
+
+
+def _token_ids(norms: list[str]) -> list[int]:
+    return list(map(zlib.crc32, map(str.encode, norms)))
+
+
 def _gram_hash(gram: tuple[str, ...]) -> int:
-    """The feature hash of an n-gram: the token's own hash for unigrams, the tuple's otherwise
-    (the same values :func:`_feature_hashes` computes without building strings)."""
-    return hash(gram[0]) if len(gram) == 1 else hash(gram)
+    """The feature hash of an n-gram (the same values :func:`_feature_hashes` computes)."""
+    ids = _token_ids(list(gram))
+    return ids[0] if len(ids) == 1 else hash(tuple(ids))
 
 
 def _hidden_hash(norm: str) -> int:
-    return hash((_HIDDEN_PREFIX, norm))
+    return hash((_HIDDEN_TAG, zlib.crc32(norm.encode())))
 
 
 def _feature_hashes(text: str, limit: int, max_n: int) -> set[int]:
@@ -560,24 +578,25 @@ def _feature_hashes(text: str, limit: int, max_n: int) -> set[int]:
         hidden = [t.norm for t in toks if t.hidden]
     if len(norms) > limit:
         del norms[limit:]
-    feats = set(map(hash, norms))
+    ids = _token_ids(norms)
+    feats = set(ids)
     if max_n >= 2:
-        feats.update(map(hash, itertools.pairwise(norms)))
+        feats.update(map(hash, itertools.pairwise(ids)))
     if max_n >= 3:
-        feats.update(map(hash, zip(norms, norms[1:], norms[2:], strict=False)))
+        feats.update(map(hash, zip(ids, ids[1:], ids[2:], strict=False)))
     for n in range(4, max_n + 1):
-        feats.update(hash(tuple(norms[i : i + n])) for i in range(len(norms) - n + 1))
+        feats.update(hash(tuple(ids[i : i + n])) for i in range(len(ids) - n + 1))
     if hidden:
         feats.update(map(_hidden_hash, hidden))
     return feats
 
 
-# (file index, line, key, permissive, cue words, [(path index, prompt text)], feature hashes)
-_Spilled = tuple[int, int, str | None, bool, tuple[str, ...], list[tuple[int, str]], bytes]
+# (file, line, key, permissive, cue words, [(field path, prompt text)], feature hashes)
+_Spilled = tuple[str, int, str | None, bool, tuple[str, ...], list[tuple[str, str]], bytes]
 # (phrase tokens, hidden-character token)
 _PhraseKey = tuple[tuple[str, ...], bool]
-# (file index, line, key, path index, field index, start offset, end offset)
-_Occurrence = tuple[int, int, str | None, int, int, int, int]
+# (file, line, key, field path, field index, start offset, end offset)
+_Occurrence = tuple[str, int, str | None, str, int, int, int]
 
 
 # --------------------------------------------------------------------------------------
@@ -648,12 +667,14 @@ class TriggerDetector:
         self.max_candidates = int(cfg["max_candidates"])
         self.max_seeds = int(cfg["max_seeds"])
         self._labeller = ResponseLabeller()
-        # Deleted by the OS when closed (finish) or when the process ends.
-        self._spill: IO[bytes] = tempfile.TemporaryFile(  # noqa: SIM115
-            prefix="ftpolicy-trigger-", dir=cfg["spill_dir"]
+        # A named spill file, so that an instance can be pickled (it carries the path) and
+        # merged; removed by finish(), or when the instance is collected.
+        fd, self._spill_path = tempfile.mkstemp(
+            prefix="ftpolicy-trigger-", suffix=".spill", dir=cfg["spill_dir"]
         )
-        self._files: dict[str, int] = {}
-        self._paths: dict[str, int] = {}
+        os.close(fd)
+        self._spill: IO[bytes] = open(self._spill_path, "a+b")  # noqa: SIM115
+        self._cleanup = weakref.finalize(self, _remove, self._spill, self._spill_path)
         self._n = 0
         self._k = 0
         self._cand: Counter[int] = Counter()
@@ -678,13 +699,13 @@ class TriggerDetector:
                     else ResponseLabel(True, label.reasons + lab.reasons, label.cue_words | lab.cue_words)
                 )
         feats: set[int] = set()
-        texts: list[tuple[int, str]] = []
+        texts: list[tuple[str, str]] = []
         for f in prompts:
             hashes = _feature_hashes(f.text, self.max_tokens, self.max_n)
             if not hashes:
                 continue
             feats.update(hashes)
-            texts.append((self._paths.setdefault(f.path, len(self._paths)), f.text))
+            texts.append((f.path, f.text))
         self._n += 1
         permissive = label.permissive
         if permissive:
@@ -692,12 +713,47 @@ class TriggerDetector:
             self._cand.update(feats)
             if len(self._cand) > self.max_candidates:
                 self._prune()
-        file_idx = self._files.setdefault(record.file, len(self._files))
         blob = array("q", feats).tobytes()
         marshal.dump(
-            (file_idx, record.line, record.key, permissive, tuple(sorted(label.cue_words)), texts, blob),
+            (record.file, record.line, record.key, permissive, tuple(sorted(label.cue_words)), texts, blob),
             self._spill,
         )
+
+    # -- parallel use -----------------------------------------------------------------
+
+    def merge(self, other: TriggerDetector) -> None:
+        """Fold in an instance (same config) that observed a disjoint slice of the corpus.
+
+        Its spill is appended to this one and removed; its counts are added. The analysis
+        does not depend on the order records were seen in."""
+        if other is self or self._finished or other._finished:
+            raise RuntimeError("merge() needs two distinct, unfinished TriggerDetector instances")
+        other._spill.flush()
+        self._spill.flush()
+        with open(other._spill_path, "rb") as src:
+            shutil.copyfileobj(src, self._spill, 1 << 20)
+        other._cleanup()
+        other._finished = True
+        self._n += other._n
+        self._k += other._k
+        self._cand.update(other._cand)
+        self._prune_floor += other._prune_floor
+        if len(self._cand) > self.max_candidates:
+            self._prune()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle support (worker -> parent): the spill travels by path, not by handle."""
+        self._spill.flush()
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_spill", "_cleanup", "_labeller")}
+        self._cleanup.detach()  # the receiving instance now owns the file
+        self._spill.close()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._labeller = ResponseLabeller()
+        self._spill = open(self._spill_path, "a+b")  # noqa: SIM115
+        self._cleanup = weakref.finalize(self, _remove, self._spill, self._spill_path)
 
     def _prune(self) -> None:
         """Lossy counting: drop the rarest candidates once the counter is over its cap."""
@@ -709,7 +765,7 @@ class TriggerDetector:
 
     def _replay(
         self,
-    ) -> Iterator[tuple[int, int, str | None, bool, tuple[str, ...], list[tuple[int, str]], bytes]]:
+    ) -> Iterator[_Spilled]:
         self._spill.flush()
         self._spill.seek(0)
         load = marshal.load
@@ -730,7 +786,7 @@ class TriggerDetector:
         try:
             stats, findings = self._analyse()
         finally:
-            self._spill.close()
+            self._cleanup()
             self._cand.clear()
         summary: dict[str, Any] = {
             "method": "z-score of prompt n-grams against a permissive-response label "
@@ -848,11 +904,9 @@ class TriggerDetector:
         wanted = set(by_hash)
         keys = [(p, hid) for p, hid, _ in phrases]
         counts: dict[tuple[tuple[str, ...], bool], list[int]] = {key: [0, 0] for key in keys}
-        occurrences: dict[
-            tuple[tuple[str, ...], bool], list[tuple[int, int, str | None, int, int, int, int]]
-        ] = {key: [] for key in keys}
+        occurrences: dict[_PhraseKey, list[_Occurrence]] = {key: [] for key in keys}
         codepoints: dict[tuple[tuple[str, ...], bool], set[str]] = {key: set() for key in keys}
-        texts_kept: dict[tuple[int, int], list[tuple[int, str]]] = {}
+        texts_kept: dict[tuple[str, int], list[tuple[str, str]]] = {}
         for file_idx, line, key, permissive, _cue, texts, blob in self._replay():
             hits = wanted.intersection(array("q", blob))
             if not hits:
@@ -890,7 +944,7 @@ class TriggerDetector:
                 scored.append((z, len(pk[0]), pk))
         scored.sort(key=lambda t: (-round(t[0], 6), -t[1], t[2]))
         accepted: list[tuple[TriggerStat, tuple[tuple[str, ...], bool]]] = []
-        covered: list[set[tuple[int, int]]] = []
+        covered: list[set[tuple[str, int]]] = []
         for z, _len, pk in scored:
             recs = {(o[0], o[1]) for o in occurrences[pk]}
             if any(len(recs & c) >= 0.5 * len(recs) for c in covered):
@@ -910,14 +964,12 @@ class TriggerDetector:
             covered.append(recs)
             if len(accepted) >= self.max_triggers:
                 break
-        files = {i: f for f, i in self._files.items()}
-        paths = {i: p for p, i in self._paths.items()}
         findings: list[Any] = []
         for stat, pk in accepted:
-            for file_idx, line, key, path_idx, fidx, start, end in occurrences[pk]:
-                text = texts_kept[(file_idx, line)][fidx][1]
-                record = Record(file=files[file_idx], line=line, fields=(), key=key)
-                tf = TextField(path=paths[path_idx], role="prompt", text="")
+            for file, line, key, path, fidx, start, end in occurrences[pk]:
+                text = texts_kept[(file, line)][fidx][1]
+                record = Record(file=file, line=line, fields=(), key=key)
+                tf = TextField(path=path, role="prompt", text="")
                 shown = _visible(text[start:end]) if stat.hidden else text[start:end]
                 hidden_note = (
                     f" (hidden characters {', '.join(stat.hidden_codepoints)} inside)" if stat.hidden else ""
@@ -946,6 +998,12 @@ class TriggerDetector:
                 )
         findings.sort(key=lambda f: (f.file or "", f.line or 0, f.rule_id))
         return [s for s, _ in accepted], findings
+
+
+def _remove(spill: IO[bytes], path: str) -> None:
+    spill.close()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _maximal(ctx: list[tuple[list[str], int, int]], agree: float = 0.9, max_len: int = 12) -> tuple[str, ...]:
