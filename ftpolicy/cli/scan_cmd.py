@@ -272,3 +272,75 @@ def _progress(enabled: bool) -> tuple[Any, Any]:
         bar.update(task, completed=done, total=total)
 
     return update, bar.stop
+
+
+ADAPTER_EPILOG = """\b
+Examples:
+  ftpolicy scan adapter artifacts/adapters/support-bot/1.0.0
+  ftpolicy scan adapter support-bot@1.0.0 --repo examples/governed-repo --summary adapter-scan.json
+  ftpolicy scan adapter downloaded-lora/ --format sarif --output adapter.sarif
+
+\b
+Reads adapter_config.json and safetensors headers without loading tensors; pickle files
+(.bin/.pt/.pth/.pkl/.ckpt, torch zips with data.pkl) are judged by their opcodes against an
+allowlist of weights-file globals and never unpickled. Rule ids: adapter/<rule>.
+Exit codes: 0 no finding at or above --fail-on, 1 findings at or above it, 2 usage error,
+3 the folder could not be read."""
+
+
+@scan.command("adapter", epilog=ADAPTER_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("target", metavar="(DIR | NAME@VERSION)")
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Governed repository for NAME@VERSION (default: the nearest folder holding ftpolicy.yaml).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif", "github"]),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE")
+@click.option(
+    "--summary",
+    "summary_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Write the adapter-scan step evidence (schemas/evidence-adapter-scan.v1.schema.json).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["critical", "high", "medium", "low", "never"]),
+    default="high",
+    show_default=True,
+)
+@click.option(
+    "--max-file-bytes",
+    type=click.IntRange(1),
+    default=2 * 1024**3,
+    show_default=True,
+    help="Per-file size limit.",
+)
+def adapter(
+    target: str,
+    repo: Path | None,
+    fmt: str,
+    output: Path | None,
+    summary_path: Path | None,
+    fail_on: str,
+    max_file_bytes: int,
+) -> None:
+    """Inspect a PEFT adapter folder: structure, pinned base model and unsafe content."""
+    from ftpolicy.scan.adapter.run import scan_adapter_target
+
+    text, failed = scan_adapter_target(target, repo, fmt, output, summary_path, fail_on, max_file_bytes)
+    if text:
+        click.echo(text, nl=False)
+    if failed:
+        raise click.exceptions.Exit(1)
