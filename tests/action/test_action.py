@@ -12,16 +12,20 @@ so the step runs and finds it installed. The real ``pip install`` path is covere
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import re
 import site
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 from harness import ActionResult, evaluate, interpolate, parse_commands, pull_request_event, run_action
 from helpers.gitrepo import ScratchRepo, repo_from_example, run_git
 
@@ -389,3 +393,70 @@ def test_command_files_and_stop_commands(tmp_path: Path) -> None:
     log = "::stop-commands::tok\n::error::hidden\n::tok::\n::warning file=a%2Cb.yaml,line=3::x%0Ay\n"
     (ann,) = parse_commands(log)
     assert (ann.command, ann.file, ann.line, ann.message) == ("warning", "a,b.yaml", 3, "x\ny")
+
+
+# -- static checks of action.yml and the example workflow ----------------------------------------
+
+ACTION = ROOT / "action.yml"
+EXAMPLE = ROOT / "examples" / "workflows" / "ftpolicy.yml"
+META_SCHEMA = Path(__file__).resolve().parent / "action-metadata.schema.json"
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_action_metadata_matches_the_documented_syntax() -> None:
+    schema = json.loads(META_SCHEMA.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    action = _load(ACTION)
+    assert list(validator.iter_errors(action)) == []
+    broken = copy.deepcopy(action)
+    del broken["runs"]["steps"][1]["shell"]  # composite run steps must name their shell
+    broken["outputs"]["result"].pop("value")  # composite outputs need a value
+    broken["inputs"]["engine"]["requird"] = True  # a typo
+    messages = [e.message for e in validator.iter_errors(broken)]
+    assert len(messages) == 3, messages
+
+
+def test_inputs_reach_scripts_only_through_env() -> None:
+    action = _load(ACTION)
+    declared = set(action["inputs"])
+    ids: list[str] = []
+    for step in action["runs"]["steps"]:
+        run = step.get("run", "")
+        assert "${{" not in run, f"step {step.get('id')}: expressions in run: are script injection risks"
+        text = json.dumps(step)
+        for name in re.findall(r"inputs\.([A-Za-z0-9_-]+)", text):
+            assert name in declared, name
+        for ref in re.findall(r"steps\.([A-Za-z0-9_-]+)\.", text):
+            assert ref in ids, f"step {step.get('id')} reads steps.{ref} before it ran"
+        if "id" in step:
+            ids.append(step["id"])
+    for name, spec in action["outputs"].items():
+        for ref in re.findall(r"steps\.([A-Za-z0-9_-]+)\.", spec["value"]):
+            assert ref in ids, f"output {name} reads unknown step {ref}"
+
+
+def test_embedded_python_compiles() -> None:
+    (check,) = [s for s in _load(ACTION)["runs"]["steps"] if s.get("id") == "check"]
+    m = re.search(r"<<'PY'\n(.*?)\nPY\n", check["run"], re.S)
+    assert m is not None
+    compile(m.group(1), "action.yml:check", "exec")
+
+
+def test_example_workflow_is_complete() -> None:
+    wf = _load(EXAMPLE)
+    action = _load(ACTION)
+    assert "pull_request" in wf[True]  # PyYAML reads the key `on` as True
+    assert wf["permissions"] == {"contents": "read", "security-events": "write", "pull-requests": "read"}
+    (job,) = wf["jobs"].values()
+    steps = job["steps"]
+    assert steps[0]["uses"].startswith("actions/checkout@") and steps[0]["with"]["fetch-depth"] == 0
+    assert re.fullmatch(r"[\w.-]+/ftpolicy@v1", steps[1]["uses"])
+    assert set(steps[1]["with"]) <= set(action["inputs"])
+    assert steps[2]["uses"].startswith("github/codeql-action/upload-sarif@")
+    assert steps[2]["with"]["sarif_file"] == "${{ steps.ftpolicy.outputs.sarif-file }}"
