@@ -43,18 +43,18 @@ _pinned(base) if regex.match(`^sha256:[0-9a-f]{64}$`, base.digest)
 # adapter/dataset-missing: every dataset the adapter was trained on exists and is valid.
 deny contains v if {
 	some m in _adapters
-	some i, ref in m.data.datasets
-	not lib.dataset_refs[ref]
-	parts := split(ref, "@")
+	some r in m.refs
+	startswith(r.pointer, "/datasets/")
+	r.status != "valid"
 	v := {
 		"rule": "adapter/dataset-missing",
-		"msg": concat("", [
-			sprintf("adapter %s@%s references dataset %s, but datasets/", [m.data.name, m.data.version, ref]),
-			parts[0], "/", parts[1], ".yaml does not exist or is not valid",
-		]),
+		"msg": sprintf(
+			"adapter %s@%s references dataset %s, but %s %s",
+			[m.data.name, m.data.version, r.ref, r.path, lib.ref_problem[r.status]],
+		),
 		"severity": "high",
 		"path": m.path,
-		"pointer": sprintf("/datasets/%d", [i]),
+		"pointer": r.pointer,
 		"hint": "add the dataset manifest in the same change, or reference an existing version",
 	}
 }

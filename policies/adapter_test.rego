@@ -23,13 +23,19 @@ _ad_hex64 := "0000000000000000000000000000000000000000000000000000000000000000"
 
 _ad_dataset := {"path": "datasets/chats/1.0.0.yaml", "kind": "dataset", "subject": false, "data": {"name": "chats", "version": "1.0.0"}, "lines": {}}
 
-_ad_m(doc) := {
+_ad_m(doc) := _ad_m_refs(doc, "valid")
+
+# A manifest entry as ftpolicy builds it: refs carries the resolved dataset references.
+_ad_m_refs(doc, status) := {
 	"path": "adapters/support-bot/1.0.0.yaml",
 	"kind": "adapter",
 	"subject": true,
 	"data": doc,
-	"lines": {"/base_model": 5, "/base_model/revision": 7, "/datasets/0": 9, "/files/1/path": 20, "/training": 11},
+	"lines": {"/base_model": 5, "/datasets": 9, "/files": 18, "/training": 11},
+	"refs": [{"pointer": "/datasets/0", "ref": doc.datasets[0], "path": _ad_path(doc.datasets[0]), "status": status}],
 }
+
+_ad_path(ref) := concat("", ["datasets/", split(ref, "@")[0], "/", split(ref, "@")[1], ".yaml"])
 
 _ad_deny(doc) := denies if {
 	denies := adapter.deny with input.manifests as [_ad_m(doc), _ad_dataset] with input.config as {}
@@ -55,7 +61,7 @@ test_base_model_branch_is_not_a_pin if {
 }
 
 test_dataset_missing if {
-	denies := adapter.deny with input.manifests as [_ad_m(_ad_sample)] with input.config as {}
+	denies := adapter.deny with input.manifests as [_ad_m_refs(_ad_sample, "missing")] with input.config as {}
 	some v in denies
 	v.rule == "adapter/dataset-missing"
 	contains(v.msg, "datasets/chats/1.0.0.yaml")

@@ -155,17 +155,19 @@ _changed_line(c) := {"line": min(lines)} if {
 _changed_keys(m) := {key | some key; value := m.data[key]; value != object.get(m.base.data, key, null)}
 
 # dataset/parent-missing: the parent version named by a dataset exists and is valid.
+# ftpolicy resolves every reference of a manifest into m.refs ({pointer, ref, path, status}):
+# status "valid" (present and verified, and then also in input.manifests), "missing" or
+# "invalid" (present but not verifiable: see input.problems).
 deny contains v if {
 	some m in _datasets
-	parent := m.data.parent
-	is_string(parent)
-	ref := concat("@", [m.data.name, parent])
-	not lib.dataset_refs[ref]
+	some r in m.refs
+	r.pointer == "/parent"
+	r.status != "valid"
 	v := {
 		"rule": "dataset/parent-missing",
 		"msg": sprintf(
-			"dataset %s@%s names parent version %s, but datasets/%s/%s.yaml does not exist or is not valid",
-			[m.data.name, m.data.version, parent, m.data.name, parent],
+			"dataset %s@%s names parent version %s, but %s %s",
+			[m.data.name, m.data.version, m.data.parent, r.path, lib.ref_problem[r.status]],
 		),
 		"severity": "high",
 		"path": m.path,

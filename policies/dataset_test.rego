@@ -27,13 +27,21 @@ _ds_ds := {
 
 _ds_parent := json.patch(_ds_ds, [{"op": "replace", "path": "/version", "value": "1.0.0"}, {"op": "replace", "path": "/parent", "value": null}])
 
-_ds_m(doc, subject) := {
+_ds_m(doc, subject) := _ds_m_parent(doc, subject, "valid")
+
+# A manifest entry as ftpolicy builds it: refs carries the resolved parent reference.
+_ds_m_parent(doc, subject, status) := {
 	"path": sprintf("datasets/%s/%s.yaml", [doc.name, doc.version]),
 	"kind": "dataset",
 	"subject": subject,
 	"data": doc,
-	"lines": {"/sources/0/licence": 12, "/sources/0/kind": 11, "/parent": 7, "/collected_by": 14, "/change_summary": 8},
+	"lines": {"/parent": 7, "/collected_by": 14, "/change_summary": 8},
+	"refs": _ds_parent_refs(doc, status),
 }
+
+_ds_parent_refs(doc, status) := [{"pointer": "/parent", "ref": concat("@", [doc.name, doc.parent]), "path": sprintf("datasets/%s/%s.yaml", [doc.name, doc.parent]), "status": status}] if {
+	is_string(doc.parent)
+} else := []
 
 _ds_config := {"datasets": {"licence_allowlist": ["internal", "CC-BY-4.0"], "untrusted_source_kinds": ["user-generated"]}}
 
@@ -163,10 +171,16 @@ test_added_version_is_not_an_edit if {
 }
 
 test_parent_missing if {
-	some v in _ds_deny([_ds_m(_ds_ds, true)])
+	some v in _ds_deny([_ds_m_parent(_ds_ds, true, "missing")])
 	v.rule == "dataset/parent-missing"
 	v.pointer == "/parent"
-	contains(v.msg, "datasets/chats/1.0.0.yaml")
+	contains(v.msg, "datasets/chats/1.0.0.yaml does not exist")
+}
+
+test_parent_invalid if {
+	some v in _ds_deny([_ds_m_parent(_ds_ds, true, "invalid")])
+	v.rule == "dataset/parent-missing"
+	contains(v.msg, "is not valid")
 }
 
 test_first_version_has_no_parent if {

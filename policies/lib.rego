@@ -42,8 +42,13 @@ _blank(v) if {
 	count(v) == 0
 }
 
-# {"NAME@VERSION": true} for every dataset manifest present and verified at head.
+# {"NAME@VERSION": true} for every dataset manifest in the input. For your own rules; the
+# defaults use the references ftpolicy resolves into each manifest's refs, because looking
+# keys up in a large object is slow on the embedded engine.
 dataset_refs := {concat("@", [m.data.name, m.data.version]): true | some m in input.manifests; m.kind == "dataset"}
+
+# Why a reference (m.refs[_].status) is not usable, in words.
+ref_problem := {"missing": "does not exist at head", "invalid": "is not valid (see manifest/invalid)"}
 
 # Identities of verified attestations, for the rules that need them. Attestations are not
 # collected yet (a later release adds them), so these never hold today.

@@ -281,17 +281,18 @@ def _entry(manifest: Manifest, *, subject: bool) -> dict[str, Any]:
     return out
 
 
-def _references(manifest: Manifest) -> list[str]:
-    """Paths of the manifests this one names: a dataset's parent, an adapter's datasets."""
+def _references(manifest: Manifest) -> list[tuple[str, str, str]]:
+    """(pointer, NAME@VERSION, path) of the manifests this one names (parent, adapter datasets)."""
     data = manifest.data
     if manifest.kind == "dataset" and isinstance(data.get("parent"), str):
-        return [f"datasets/{data['name']}/{data['parent']}.yaml"]
+        ref = f"{data['name']}@{data['parent']}"
+        return [("/parent", ref, f"datasets/{data['name']}/{data['parent']}.yaml")]
     if manifest.kind == "adapter":
         out = []
-        for ref in data.get("datasets", []):
+        for i, ref in enumerate(data.get("datasets", [])):
             if isinstance(ref, str) and ref.count("@") == 1:
                 name, version = ref.split("@")
-                out.append(f"datasets/{name}/{version}.yaml")
+                out.append((f"/datasets/{i}", ref, f"datasets/{name}/{version}.yaml"))
         return out
     return []
 
@@ -517,7 +518,7 @@ def build_input(
     # Referenced manifests: context for the rules, never judged themselves.
     wanted: dict[str, str] = {}
     for path, manifest in parsed.items():
-        for ref_path in _references(manifest):
+        for _pointer, _ref, ref_path in _references(manifest):
             if ref_path not in manifests and ref_path not in wanted:
                 wanted[ref_path] = path
     if wanted:
@@ -566,6 +567,23 @@ def build_input(
 
     if cache is not None:
         cache.save(keep=used)
+
+    # Each subject's references, resolved: rules test a status instead of searching the document.
+    unverified = {p["path"] for p in problems}
+    for path, manifest in parsed.items():
+        refs = _references(manifest)
+        if refs:
+            manifests[path]["refs"] = [
+                {
+                    "pointer": pointer,
+                    "ref": ref,
+                    "path": ref_path,
+                    "status": "valid"
+                    if ref_path in manifests
+                    else ("invalid" if ref_path in unverified else "missing"),
+                }
+                for pointer, ref, ref_path in refs
+            ]
 
     shards: list[dict[str, Any]] = []
     for manifest in parsed.values():

@@ -137,6 +137,39 @@ def entry(
     return out
 
 
+def _refs(m: dict[str, Any]) -> list[tuple[str, str, str]]:
+    data = m["data"]
+    if m["kind"] == "dataset" and isinstance(data.get("parent"), str):
+        return [
+            ("/parent", f"{data['name']}@{data['parent']}", f"datasets/{data['name']}/{data['parent']}.yaml")
+        ]
+    if m["kind"] == "adapter":
+        out = []
+        for i, ref in enumerate(data.get("datasets", [])):
+            name, version = ref.split("@")
+            out.append((f"/datasets/{i}", ref, f"datasets/{name}/{version}.yaml"))
+        return out
+    return []
+
+
+def resolve_refs(manifests: list[dict[str, Any]], problems: list[dict[str, Any]]) -> None:
+    """Add refs to subject manifests the way ftpolicy.policy.input does."""
+    present = {m["path"] for m in manifests}
+    invalid = {p["path"] for p in problems}
+    for m in manifests:
+        refs = _refs(m)
+        if m["subject"] and refs:
+            m["refs"] = [
+                {
+                    "pointer": ptr,
+                    "ref": ref,
+                    "path": path,
+                    "status": "valid" if path in present else ("invalid" if path in invalid else "missing"),
+                }
+                for ptr, ref, path in refs
+            ]
+
+
 def doc(
     manifests: list[dict[str, Any]],
     *,
@@ -167,6 +200,7 @@ def doc(
         "policy": {"packages": []},
     }
     out.update(extra)
+    resolve_refs(out["manifests"], out["problems"])
     return out
 
 
