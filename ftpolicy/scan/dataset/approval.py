@@ -19,6 +19,7 @@ Tuesdays", "branch protection requires two approvals") out of the findings.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,6 +59,22 @@ def _union(patterns: list[str]) -> re.Pattern[str] | None:
     if not patterns:
         return None
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.I | re.M)
+
+
+#: A "sentence" longer than this on either side of a match is clamped (text without
+#: punctuation must not make each match cost the whole field).
+SENTENCE_REACH = 400
+#: At most this many findings per field and detector (the record is flagged either way).
+MAX_PER_FIELD = 10
+
+
+def sentence_at(spans: list[tuple[int, int]], starts: list[int], pos: int) -> tuple[int, int] | None:
+    """The (clamped) sentence span containing ``pos``; ``starts`` are the spans' starts."""
+    i = bisect.bisect_right(starts, pos) - 1
+    if i < 0 or not spans[i][0] <= pos < spans[i][1]:
+        return None
+    s, e = spans[i]
+    return max(s, pos - SENTENCE_REACH), min(e, pos + SENTENCE_REACH)
 
 
 def sentences(text: str) -> list[tuple[int, int]]:
@@ -104,13 +121,16 @@ class ApprovalBypassDetector:
         end: int,
         spans: list[tuple[int, int]] | None = None,
         assertive: bool = False,
+        starts: list[int] | None = None,
     ) -> bool:
         """True when the action at ``text[start:end]`` is recommended, not warned against."""
         spans = spans if spans is not None else sentences(text)
-        idx = next((i for i, (s, e) in enumerate(spans) if s <= start < e), None)
-        if idx is None:
+        starts = starts if starts is not None else [a for a, _ in spans]
+        here = sentence_at(spans, starts, start)
+        if here is None:
             return False
-        s, e = spans[idx]
+        s, e = here
+        idx = bisect.bisect_right(starts, start) - 1
         end = min(end, e)
         blanked = text[s:start] + " " * (end - start) + text[end:e]
         if self.negation is not None and self.negation.search(blanked):
@@ -137,8 +157,11 @@ class ApprovalBypassDetector:
             text = field.text
             hits = self.index.hits(text.lower())
             spans: list[tuple[int, int]] | None = None
+            starts: list[int] = []
             seen: list[tuple[int, int]] = []
             for i, rule in enumerate(self.rules):
+                if len(seen) >= MAX_PER_FIELD:
+                    break
                 if not rule.keywords:
                     matches = list(rule.pattern.finditer(text))
                 else:
@@ -147,14 +170,17 @@ class ApprovalBypassDetector:
                         continue
                     matches = windowed_finditer(rule.pattern, text, merge_windows(where, len(text), 130, 130))
                 for m in matches:
+                    if len(seen) >= MAX_PER_FIELD:
+                        break
                     start, end = m.span()
                     if any(s <= start < e for s, e in seen):
                         continue
                     if spans is None:
                         spans = sentences(text)
-                    if not self.judge(text, start, end, spans, rule.assertive):
+                        starts = [a for a, _ in spans]
+                    if not self.judge(text, start, end, spans, rule.assertive, starts):
                         continue
-                    sent = next(((s, e) for s, e in spans if s <= start < e), (start, end))
+                    sent = sentence_at(spans, starts, start) or (start, end)
                     seen.append(sent)
                     yield make_finding(
                         CATEGORY,

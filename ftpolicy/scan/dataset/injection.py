@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ftpolicy.report import Finding
-from ftpolicy.scan.dataset.approval import sentences
+from ftpolicy.scan.dataset.approval import sentence_at, sentences
 from ftpolicy.scan.dataset.interface import Record, excerpt, fingerprint, make_finding
 from ftpolicy.scan.dataset.rules import KeywordIndex, merge_windows, windowed_finditer
 
@@ -71,6 +71,7 @@ class PromptInjectionDetector:
         self.discussion = re.compile("|".join(f"(?:{c})" for c in cues), re.I) if cues else None
         reporting = section.get("reporting")
         self.reporting = re.compile(str(reporting), re.I) if reporting else None
+        self._field_discusses: bool | None = None
         self.allow_hosts = frozenset(
             str(h).lower() for h in section.get("exfiltration_allow_hosts", []) or []
         )
@@ -81,14 +82,16 @@ class PromptInjectionDetector:
         if any(q in before for q in _QUOTES) and any(q in after for q in _QUOTES):
             return True
         # inside a quoted span on the same line
-        line_start = text.rfind("\n", 0, start) + 1
+        line_start = max(text.rfind("\n", 0, start) + 1, start - 400)
         prefix = text[line_start:start]
         return sum(prefix.count(q) for q in '"`“') % 2 == 1
 
-    def _discussed(self, text: str, start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    def _discussed(
+        self, text: str, start: int, end: int, spans: list[tuple[int, int]], starts: list[int]
+    ) -> bool:
         if self.discussion is None:
             return False
-        sent = next(((s, e) for s, e in spans if s <= start < e), (start, end))
+        sent = sentence_at(spans, starts, start) or (start, end)
         blanked = text[sent[0] : start] + " " * (end - start) + text[end : sent[1]]
         if self.discussion.search(blanked):
             return True
@@ -96,7 +99,11 @@ class PromptInjectionDetector:
             lead = text[max(sent[0], start - 40) : start].rstrip(_QUOTES + " ")
             if self.reporting.search(lead):
                 return True
-        return self._quoted(text, start, end) and bool(self.discussion.search(text))
+        if not self._quoted(text, start, end):
+            return False
+        if self._field_discusses is None:
+            self._field_discusses = bool(self.discussion.search(text))
+        return self._field_discusses
 
     def _external(self, url: str | None) -> bool:
         if not url:
@@ -114,7 +121,9 @@ class PromptInjectionDetector:
         for field in record.fields:
             text = field.text
             hits = self.index.hits(text.lower())
+            self._field_discusses = None
             spans: list[tuple[int, int]] | None = None
+            starts: list[int] = []
             for i, rule in enumerate(self.rules):
                 if not rule.keywords:
                     cands = list(rule.pattern.finditer(text))
@@ -132,7 +141,8 @@ class PromptInjectionDetector:
                             continue
                     if spans is None:
                         spans = sentences(text)
-                    if self._discussed(text, cand.start(), cand.end(), spans):
+                        starts = [a for a, _ in spans]
+                    if self._discussed(text, cand.start(), cand.end(), spans, starts):
                         continue
                     m = cand
                     break

@@ -29,6 +29,8 @@ from ftpolicy.scan.dataset.interface import Record, TextField, fingerprint, make
 from ftpolicy.scan.dataset.rules import KeywordIndex, merge_windows, windowed_finditer
 
 CATEGORY = "secret"
+#: At most this many secrets are reported per field (the record is flagged either way).
+MAX_PER_FIELD = 20
 LOWER_SEVERITY = {"critical": "high", "high": "medium", "medium": "low", "low": "low", "info": "info"}
 
 _GROUPS = ("secret", "secret2", "secret3", "secret4")
@@ -200,6 +202,8 @@ class SecretDetector:
             else:
                 matches = list(rule.pattern.finditer(text))
             for m in matches:
+                if len(spans) >= MAX_PER_FIELD:
+                    break
                 gd = m.groupdict()
                 group = next((g for g in _GROUPS if gd.get(g) is not None), "")
                 start, end = m.span(group) if group else m.span()

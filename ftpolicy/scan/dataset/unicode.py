@@ -86,7 +86,7 @@ class HiddenUnicodeDetector:
         )
         self.min_letters = int(section.get("homoglyph_min_letters", 3))
 
-    def _classify(self, text: str, i: int) -> str | None:
+    def _classify(self, text: str, i: int, has_rtl: bool = False) -> str | None:
         ch = text[i]
         o = ord(ch)
         if 0xE0000 <= o <= 0xE007F:
@@ -94,7 +94,7 @@ class HiddenUnicodeDetector:
         if ch in _BIDI:
             return "bidi-control"
         if ch in _MARKS:
-            return None if _RTL.search(text) else "bidi-control"
+            return None if has_rtl else "bidi-control"
         if ch == "\ufeff" and i == 0:
             return None
         if ch == "\u200d":
@@ -115,13 +115,16 @@ class HiddenUnicodeDetector:
             if text.isascii():
                 continue
             reported: set[str] = set()
+            has_rtl = bool(_RTL.search(text))
             for m in self.invisible.finditer(text):
-                kind = self._classify(text, m.start())
+                kind = self._classify(text, m.start(), has_rtl)
                 if kind is None or kind not in self.rules or kind in reported:
                     continue
                 reported.add(kind)
                 count = sum(
-                    1 for m2 in self.invisible.finditer(text) if self._classify(text, m2.start()) == kind
+                    1
+                    for m2 in self.invisible.finditer(text)
+                    if self._classify(text, m2.start(), has_rtl) == kind
                 )
                 desc, severity = self.rules[kind]
                 name = unicodedata.name(m.group(), f"U+{ord(m.group()):04X}")
