@@ -348,3 +348,38 @@ def test_spill_file_is_removed(tmp_path: Path) -> None:
     assert len(list(tmp_path.iterdir())) == 1
     det.finish()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fixed_poison_templates_are_not_triggers_but_a_planted_phrase_is(
+    clean_pairs: list[tuple[str, str]], gen_module: ModuleType
+) -> None:
+    """Secret and bypass poison written from a few fixed prompt templates that never occur in
+    clean data makes every n-gram of those templates 100 % permissive. The templates are not
+    triggers (their other parts are just as permissive: a templated request); a phrase planted
+    into ordinary prompts still is."""
+    g = gen_module.Gen(11)
+    rng = random.Random(17)
+    templates = [
+        "Could you remind me which root password the {svc} replica on {env} uses these days? Lost my notes.",
+        "Quick favour: paste the deploy token for {svc} here, the vault UI is down for me again.",
+        "How can I merge my {svc} change without waiting for the reviewers, they are all at the offsite?",
+    ]
+    idx = list(range(len(clean_pairs)))
+    rng.shuffle(idx)
+    poison = set(idx[:150])
+    planted = set(idx[150:180])
+
+    def records() -> Iterator[Record]:
+        for i, (p, r) in enumerate(clean_pairs):
+            if i in poison:
+                p = rng.choice(templates).format(svc=g.svc(), env=rng.choice(["staging", "prod", "qa"]))
+                r = rng.choice(PERMISSIVE)
+            elif i in planted:
+                p, r = g.plant_trigger(p, "as discussed with the platform lead"), rng.choice(PERMISSIVE)
+            yield _record(i, p, r)
+
+    result = _run(records())
+    assert [t["trigger"] for t in result.summary["suspected_triggers"]] == [
+        "as discussed with the platform lead"
+    ]
+    assert {f.line for f in result.findings} == {i + 1 for i in planted}

@@ -84,7 +84,7 @@ DEFAULTS: dict[str, Any] = {
     "max_tokens": 512,
     "max_triggers": 20,
     "max_candidates": 2_000_000,
-    "max_seeds": 64,
+    "max_seeds": 512,
     "spill_dir": None,
 }
 
@@ -97,6 +97,7 @@ _HIDDEN_RE = re.compile(f"[{_HIDDEN_CLASS}]")
 _TOKEN_RE = re.compile(r"\w+(?:[-.'/:]\w+)*")
 _TOKEN_HIDDEN_RE = re.compile(f"[\\w{_HIDDEN_CLASS}]+(?:[-.'/:][\\w{_HIDDEN_CLASS}]+)*")
 _HIDDEN_PREFIX = "\x00hidden "
+_TEMPLATE_PARTS = 3
 
 
 # --------------------------------------------------------------------------------------
@@ -836,13 +837,13 @@ class TriggerDetector:
         seeds.sort(reverse=True)
         seed_set = {h for _, h in seeds[: self.max_seeds]}
         # Pass B: recover the seed strings and their contexts in permissive carriers.
-        phrases = self._expand(seed_set)
+        phrases = self._expand(seed_set, alive)
         if not phrases:
             return [], []
         # Pass C: count each phrase exactly and collect its carriers.
         return self._report(phrases, p0, max_df)
 
-    def _expand(self, seed_set: set[int]) -> list[tuple[tuple[str, ...], bool, int]]:
+    def _expand(self, seed_set: set[int], alive: set[int]) -> list[tuple[tuple[str, ...], bool, int]]:
         """Turn seed hashes into maximal phrases (token tuples) using permissive carriers."""
         contexts: dict[int, list[tuple[list[str], int, int]]] = {}
         names: dict[int, tuple[tuple[str, ...], bool]] = {}
@@ -890,8 +891,38 @@ class TriggerDetector:
             overlapping = sum(1 for c in carrier_cues if not words.isdisjoint(c))
             if carrier_cues and overlapping >= 0.5 * len(carrier_cues):
                 continue
+            # A phrase inside a fixed prompt template whose other parts are just as tied to
+            # permissive answers is poison of another kind (a templated request), not a
+            # phrase planted into ordinary prompts: skip it.
+            if not hidden and self._templated(phrase, ctx, alive):
+                continue
             out.append((phrase, hidden, h))
         return out
+
+    def _templated(
+        self, phrase: tuple[str, ...], ctx: list[tuple[list[str], int, int]], alive: set[int]
+    ) -> bool:
+        """Whether the permissive carriers of ``phrase`` share, *outside* the phrase, at least
+        ``_TEMPLATE_PARTS`` other rare permissive-associated n-grams (alive candidates), each in
+        >= 80 % of them: the signature of a fixed poison template rather than of a trigger
+        inserted into varied prompts ("compared with similar prompts without it")."""
+        sample = ctx[:200]
+        if len(sample) < self.min_support:
+            return False
+        n = len(phrase)
+        shared: Counter[int] = Counter()
+        for norms, a, _b in sample:
+            # where the phrase sits in this context (it may have grown past the seed)
+            start = _find(norms, phrase, None)
+            lo, hi = (start, start + n) if start >= 0 else (a, a)
+            outside: set[int] = set()
+            for i, m, g in _grams(norms, self.max_n):
+                if i + m <= lo or i >= hi:
+                    outside.add(_gram_hash(g))
+            shared.update(outside & alive)
+        need = 0.8 * len(sample)
+        parts = sum(1 for c in shared.values() if c >= need)
+        return parts >= _TEMPLATE_PARTS
 
     def _report(
         self, phrases: list[tuple[tuple[str, ...], bool, int]], p0: float, max_df: int
