@@ -22,11 +22,12 @@ weaken the defaults, so it is refused.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ftpolicy.errors import ConfigError, EvaluationError, Location
+from ftpolicy.errors import ConfigError, EvaluationError, Location, UsageError
 from ftpolicy.report.model import Finding, Report, RuleInfo
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ __all__ = ["DEFAULT_PACKAGES", "RULES", "CheckResult", "evaluate_check", "run_ch
 
 DEFAULT_PACKAGES = frozenset({"adapter", "change", "dataset", "eval", "manifest"})
 _RESERVED = DEFAULT_PACKAGES | {"main", "lib"}
+_NOW = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 RULES: dict[str, str] = {
     "dataset/provenance-incomplete": "Provenance is complete: sources, licence, collector, preprocessing.",
@@ -228,6 +230,12 @@ def evaluate_check(
     from ftpolicy.policy.engines import get_engine
     from ftpolicy.policy.input import build_input
 
+    if now is not None and not _NOW.fullmatch(now):
+        raise UsageError(
+            f"invalid check time {now!r}",
+            hint="give an RFC 3339 UTC time such as 2026-11-28T12:00:00Z (FTPOLICY_NOW)",
+            code="usage.now",
+        )
     root = Path(repo) if repo is not None else find_repo_root(Path.cwd())
     library = _library(policies)  # a missing --policies folder is a usage error before any Git work
     with GitRepo.open(root) as git:

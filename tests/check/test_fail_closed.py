@@ -127,3 +127,10 @@ def test_reserved_package_refused(gov: ScratchRepo, ftpolicy) -> None:
     r = ftpolicy("check", "--repo", str(gov.path))
     assert r.code == 2
     assert "ftpolicy.lib" in r.err
+
+
+def test_invalid_check_time_is_usage_error(gov: ScratchRepo, ftpolicy, monkeypatch) -> None:
+    monkeypatch.setenv("FTPOLICY_NOW", "tomorrow")
+    r = ftpolicy("check", "--repo", str(gov.path))
+    assert r.code == 2
+    assert "FTPOLICY_NOW" in r.err
