@@ -25,12 +25,13 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ftpolicy import __version__
-from ftpolicy.errors import ManifestError, UsageError
+from ftpolicy.errors import EvaluationError, ManifestError, UsageError
 from ftpolicy.report import Finding
 from ftpolicy.scan.dataset.baseline import BaselineOutcome, apply_baseline, load_baseline
 from ftpolicy.scan.dataset.contamination import ContaminationDetector, Holdout, HoldoutItem, load_holdout
@@ -385,7 +386,15 @@ def scan_dataset(targets: list[str], options: ScanOptions | None = None) -> Scan
                         if isinstance(item, Record):
                             corpus.observe(item)
             for fut in futures:
-                res = fut.result()
+                try:
+                    res = fut.result()
+                except BrokenProcessPool as exc:
+                    raise EvaluationError(
+                        "a scan worker process died before finishing",
+                        hint="it may have run out of memory (try fewer --jobs); a program calling "
+                        "scan_dataset with jobs > 1 must do so under `if __name__ == '__main__':`",
+                        code="scan.worker",
+                    ) from exc
                 findings.extend(res.findings)
                 records += res.records
                 malformed += res.malformed
