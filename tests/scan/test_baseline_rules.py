@@ -103,3 +103,14 @@ def test_user_rule_pack_adds_overrides_and_disables(tmp_path: Path) -> None:
     result = scan_dataset([str(path)], ScanOptions(rules=(pack_file,)))
     assert [f.rule_id for f in result.findings] == ["secret/acme-token"]
     assert result.summary["rules"]["digest"] == custom.digest
+
+
+def test_summary_says_when_trigger_detection_did_not_run(tmp_path: Path) -> None:
+    from ftpolicy.scan.dataset.summary import validate_summary
+
+    result = scan_dataset([str(data(tmp_path))], ScanOptions(triggers=False))
+    trig = result.summary["triggers"]
+    assert trig["available"] is False and "switched off" in trig["reason"]
+    assert validate_summary(result.summary) == []
+    proc = run_cli("scan", "dataset", str(data(tmp_path)), "--no-triggers")
+    assert "trigger detection not run" in proc.stdout
