@@ -451,7 +451,8 @@ def test_embedded_python_compiles() -> None:
 def test_example_workflow_is_complete() -> None:
     wf = _load(EXAMPLE)
     action = _load(ACTION)
-    assert "pull_request" in wf[True]  # PyYAML reads the key `on` as True
+    triggers: dict[Any, Any] = dict(wf)
+    assert "pull_request" in triggers[True]  # PyYAML reads the key `on` as True
     assert wf["permissions"] == {"contents": "read", "security-events": "write", "pull-requests": "read"}
     (job,) = wf["jobs"].values()
     steps = job["steps"]
@@ -460,3 +461,106 @@ def test_example_workflow_is_complete() -> None:
     assert set(steps[1]["with"]) <= set(action["inputs"])
     assert steps[2]["uses"].startswith("github/codeql-action/upload-sarif@")
     assert steps[2]["with"]["sarif_file"] == "${{ steps.ftpolicy.outputs.sarif-file }}"
+
+
+@pytest.mark.opa
+def test_opa_engine(scenario: Scenario, opa_server: str) -> None:
+    scenario.origin.commit("add 1.2.0", {NEW_DS: new_version(scenario.origin, "CC-BY-NC-4.0")})
+    result = scenario.run(inputs={"engine": "opa", "opa-url": opa_server})
+    assert result.outputs["result"] == "fail", explain(result)
+    assert errors(result) == [(NEW_DS, 13, "dataset/licence-not-allowed")]
+    assert "| Engine | OPA " in result.summary
+
+
+def test_unreachable_opa_is_an_error_never_a_pass(scenario: Scenario) -> None:
+    scenario.origin.commit("add 1.2.0", {NEW_DS: new_version(scenario.origin)})
+    result = scenario.run(inputs={"engine": "opa", "opa-url": "http://127.0.0.1:9", "fail-on": "never"})
+    assert result.conclusion == "failure"
+    assert result.outputs["result"] == "error", explain(result)
+    assert result.outputs["sarif-file"] == ""
+
+
+# -- the runner double on a composite action of its own -------------------------------------------
+
+DEMO_ACTION = """
+name: demo
+description: exercises the runner double
+inputs:
+  who:
+    description: a name
+    default: world
+  mode:
+    description: ok or fail
+    required: true
+outputs:
+  greeting:
+    description: from step a
+    value: ${{ steps.a.outputs.greeting }}
+  later:
+    description: from step c
+    value: ${{ steps.c.outputs.seen || 'none' }}
+  after:
+    description: from the cleanup step
+    value: ${{ steps.d.outputs.ran }}
+runs:
+  using: composite
+  steps:
+    - id: a
+      shell: bash
+      env:
+        WHO: ${{ inputs.who }}
+      run: |
+        mkdir -p tools && printf '#!/bin/sh\\necho tool-ran\\n' > tools/mytool && chmod +x tools/mytool
+        echo "greeting=hello $WHO" >> "$GITHUB_OUTPUT"
+        { echo "MULTI<<EOF"; echo "line 1"; echo "line 2"; echo "EOF"; } >> "$GITHUB_ENV"
+        echo "$PWD/tools" >> "$GITHUB_PATH"
+        echo "# summary from a" >> "$GITHUB_STEP_SUMMARY"
+    - id: b
+      shell: python
+      working-directory: tools
+      env:
+        MODE: ${{ inputs.mode }}
+      run: |
+        import os, subprocess, sys
+        print(subprocess.run(["mytool"], capture_output=True, text=True).stdout.strip())
+        print("cwd-is-tools" if os.getcwd().endswith("tools") else "wrong cwd")
+        print("multi=" + os.environ["MULTI"].replace("\\n", "|"))
+        sys.exit(1 if os.environ["MODE"] == "fail" else 0)
+    - id: c
+      shell: bash
+      run: echo "seen=yes" >> "$GITHUB_OUTPUT"
+    - id: d
+      if: failure() && steps.b.outcome == 'failure'
+      shell: bash
+      run: echo "ran=cleanup" >> "$GITHUB_OUTPUT"
+"""
+
+
+@pytest.mark.parametrize("mode", ["ok", "fail"])
+def test_runner_double_applies_command_files_and_conditions(tmp_path: Path, mode: str) -> None:
+    action_dir = tmp_path / "act"
+    action_dir.mkdir()
+    (action_dir / "action.yml").write_text(DEMO_ACTION, encoding="utf-8")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    result = run_action(
+        action_dir,
+        workspace=ws,
+        runner_temp=tmp_path / "temp",
+        inputs={"mode": mode},
+        python=sys.executable,
+    )
+    b = result.step("b").stdout
+    assert "tool-ran" in b and "cwd-is-tools" in b and "multi=line 1|line 2" in b
+    assert result.outputs["greeting"] == "hello world"
+    assert result.summary == "# summary from a\n"
+    if mode == "ok":
+        assert result.conclusion == "success"
+        assert (result.outputs["later"], result.outputs["after"]) == ("yes", "")
+        assert result.step("d").outcome == "skipped"
+    else:
+        assert result.conclusion == "failure"
+        assert (result.outputs["later"], result.outputs["after"]) == ("none", "cleanup")
+        assert result.step("c").outcome == "skipped"
+    with pytest.raises(ValueError, match="required"):
+        run_action(action_dir, workspace=ws, runner_temp=tmp_path / "t2", python=sys.executable)
