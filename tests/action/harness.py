@@ -5,8 +5,9 @@ It does what the Actions runner does for ``runs.using: composite``, closely enou
 
 * parses the metadata, applies input defaults and rejects missing required inputs;
 * evaluates ``${{ ... }}`` expressions in ``run``, ``env``, ``with``, ``working-directory``,
-  ``shell``-free fields and output ``value`` s, over the contexts ``inputs``, ``github`` (with
-  ``github.event`` read from a realistic ``pull_request`` payload), ``env``, ``steps``
+  ``if``, ``continue-on-error``, input defaults and output ``value`` s, over the contexts
+  ``inputs``, ``github`` (with ``github.event`` read from a realistic ``pull_request``
+  payload), ``env``, ``steps``
   (``outputs``, ``outcome``, ``conclusion``) and ``runner``; the expression language covers
   literals (``'single-quoted'`` strings with ``''`` escapes, numbers, ``true``/``false``/
   ``null``), property access (``a.b``, ``a['b']``), ``!``, ``==``, ``!=``, ``<``, ``<=``, ``>``,
@@ -37,9 +38,13 @@ steps; secret masking (``::add-mask::`` is recorded, nothing is masked); ``GITHU
 ``post:`` steps; ``timeout-minutes``; cancellation; expression functions not listed above
 (``hashFiles`` and others raise); object filters (``a.*.b``); ``runner`` beyond ``os``/``temp``;
 ``env`` set by a workflow or job (pass it as the caller's ``env``); the runner's own log
-format, grouping and echoing. A failing step stops the action unless ``continue-on-error``.
+format, grouping and echoing. (As on GitHub, after a failing step only steps whose ``if:``
+uses ``failure()`` or ``always()`` run, unless the failing step has ``continue-on-error``.)
+It brings no package cache or index: scripts that download need the network, so the tests
+seed the venv the action's install step reuses (see tests/action/test_action.py).
 It is a test double for the runner only: it proves ``action.yml`` wires inputs, scripts and
-outputs correctly, not that GitHub will accept every construct.
+outputs correctly, not that GitHub will accept every construct (actionlint and the metadata
+schema in this folder check that side).
 """
 
 from __future__ import annotations
