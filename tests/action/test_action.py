@@ -441,11 +441,17 @@ def test_inputs_reach_scripts_only_through_env() -> None:
             assert ref in ids, f"output {name} reads unknown step {ref}"
 
 
-def test_embedded_python_compiles() -> None:
+def test_embedded_python_compiles(tmp_path: Path) -> None:
     (check,) = [s for s in _load(ACTION)["runs"]["steps"] if s.get("id") == "check"]
     m = re.search(r"<<'PY'\n(.*?)\nPY\n", check["run"], re.S)
     assert m is not None
     compile(m.group(1), "action.yml:check", "exec")
+    # pyflakes-level lint (undefined names, unused imports) of the script as the step runs it
+    script = tmp_path / "check_step.py"
+    script.write_text(m.group(1), encoding="utf-8")
+    lint = [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "F,E9,B", "--ignore", "E402"]
+    proc = subprocess.run([*lint, str(script)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_example_workflow_is_complete() -> None:
