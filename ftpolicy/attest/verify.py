@@ -28,7 +28,10 @@
    ``artifact-mismatch``, ``artifact-extra``, ``artifact-unreadable``), dataset shards
    and training inputs present locally (``artifact-mismatch``), evidence files
    (``evidence-missing``, ``evidence-digest``, ``evidence-invalid``) and the adapter
-   digest they name (``evidence-adapter-digest``).
+   digest they name (``evidence-adapter-digest``);
+7. the OpenSSF model signature recorded in the adapter manifest, when there is one:
+   file and sha256, signer listed in ``identities/`` and valid, signature over the folder
+   on disk, per-file digests equal to the train step's products (``model-signature``).
 
 The result, :class:`ChainFacts`, holds one line per step (who, when, what) and, for the
 policy engine, :meth:`ChainFacts.to_policy_input` — only facts that verified.
@@ -452,7 +455,25 @@ def verify_chain(
     facts.adapter_files = _adapter_files(facts)
     _check_coverage(facts)
     _check_files(root, artifacts, subj, facts)
+    _check_model_signature(root, artifacts, subj, facts)
     return facts
+
+
+def _check_model_signature(root: Path, artifacts: Path, subj: Subject, facts: ChainFacts) -> None:
+    """The OpenSSF model signature the adapter manifest records, if any (``model-signature``)."""
+    if subj.kind != "adapter" or not (root / subj.manifest_path).is_file() or facts.has("manifest-invalid"):
+        return
+    from ftpolicy.signing import REASON, verify_adapter_signature
+
+    try:
+        check = verify_adapter_signature(
+            root, subj.ref, artifacts=artifacts, signed_products=facts.adapter_files or None
+        )
+    except FtpolicyError as exc:
+        facts.fail(REASON, exc.diagnostics(), path=subj.manifest_path)
+        return
+    for message, path in check.failures:
+        facts.fail(REASON, message, path=path)
 
 
 def _truncated(layout: Layout, count: int) -> Layout:

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "layout": ("ftpolicy.cli.layout_cmd:layout", "Write and sign the fine-tuning pipeline's in-toto layout."),
     "attest": ("ftpolicy.cli.attest_cmd:attest", "Attest a pipeline step (signed in-toto link)."),
     "verify": ("ftpolicy.cli.verify_cmd:verify", "Verify an adapter's attestation chain before deploy."),
+    "sign": ("ftpolicy.cli.sign_cmd:sign", "Sign an adapter version with OpenSSF model signing."),
 }
 
 
