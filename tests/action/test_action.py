@@ -173,7 +173,7 @@ def test_clean_change_passes(scenario: Scenario) -> None:
     assert [a for a in result.annotations if a.command in ("error", "warning")] == []
     assert "## ✅ ftpolicy check: PASS" in result.summary
     assert "checked 1 changed manifest(s)" in result.summary
-    assert f"| Base | `{scenario.base}` (pull request base (main)) |" in result.summary
+    assert f"| Base | `{scenario.base}` (pull request base, branch main) |" in result.summary
     sarif = json.loads(Path(result.outputs["sarif-file"]).read_text(encoding="utf-8"))
     jsonschema.Draft4Validator(json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))).validate(sarif)
     assert sarif["runs"][0]["results"] == []
