@@ -140,3 +140,12 @@ def test_fingerprint_is_stable_and_value_based(detector: SecretDetector) -> None
     c = list(detector.scan(Record("f.jsonl", 1, (TextField("output", "response", f"glpat-{rnd(20)}"),))))
     assert a[0].properties["fingerprint"] == b[0].properties["fingerprint"]
     assert a[0].properties["fingerprint"] != c[0].properties["fingerprint"]
+
+
+def test_placeholder_words_inside_long_key_bodies_do_not_hide_keys(detector: SecretDetector) -> None:
+    body = "\n".join(
+        ["b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAAB", rnd(40, B64) + "FakEMIi" + rnd(17, B64)]
+    )
+    body += "\n" + "\n".join(rnd(64, B64) for _ in range(4))
+    text = f"-----BEGIN OPENSSH PRIVATE KEY-----\n{body}\n-----END OPENSSH PRIVATE KEY-----"
+    assert scan(detector, text, role="prompt") == ["secret/private-key"]
