@@ -347,7 +347,7 @@ def hash_file(
         if fmt in (None, "jsonl", "parquet") or not count_records:
             counter = LineCounter() if (fmt == "jsonl" and count_records) else None
             helper = _helper
-            if helper is None and counter is not None and _overlap:
+            if helper is None and counter is not None and _overlap and available_cpus() > 1:
                 helper = own_helper = ThreadPoolExecutor(1, thread_name_prefix="ftpolicy-count")
             nbytes = _hash_plain(fh, sha, counter, helper, chunk_size, on_bytes)
             if counter is not None:
