@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -158,16 +159,26 @@ def generate(root: Path, manifests: int) -> None:
     print(f"generated {total} manifests ({n_datasets} datasets x {versions} versions, {n_adapters} adapters)")
 
 
+_CPU: list[float] = []
+
+
 def timed(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Wall seconds, exit code and output tail of one run; its CPU seconds go to _CPU."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
-    return time.perf_counter() - start, proc.returncode, proc.stdout[-400:] + proc.stderr[-400:]
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _CPU.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    return wall, proc.returncode, proc.stdout[-400:] + proc.stderr[-400:]
 
 
 def measure(label: str, args: list[str], env: dict[str, str], runs: int, target: float) -> bool:
     times = []
+    cpu = []
     for _ in range(runs):
         seconds, code, tail = timed(args, env)
+        cpu.append(_CPU[-1])
         if code != 0:
             print(f"  {label}: ftpolicy exited {code}:\n{tail}")
             print(f"  {label}: FAIL")
@@ -176,8 +187,8 @@ def measure(label: str, args: list[str], env: dict[str, str], runs: int, target:
     best, median = min(times), statistics.median(times)
     ok = median <= target
     print(
-        f"  {label:38} median {median:6.2f} s  best {best:6.2f} s  target <= {target:g} s  "
-        + ("PASS" if ok else "FAIL")
+        f"  {label:38} median {median:6.2f} s  best {best:6.2f} s  (CPU {statistics.median(cpu):5.2f} s)  "
+        f"target <= {target:g} s  " + ("PASS" if ok else "FAIL")
     )
     return ok
 
@@ -271,7 +282,11 @@ def main() -> int:
             finally:
                 proc.terminate()
                 proc.wait(timeout=10)
-        print("overall:", "PASS" if ok else "FAIL")
+        print(
+            "overall:",
+            "PASS" if ok else "FAIL",
+            f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)",
+        )
         return 0 if ok else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
