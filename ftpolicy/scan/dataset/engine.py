@@ -218,6 +218,7 @@ class _DetectorSpec:
     holdout: tuple[HoldoutItem, ...]
     max_line_bytes: int
     key: str = ""
+    corpus_config: dict[str, Any] | None = None  # set when the corpus detector runs in workers
 
 
 def build_detectors(spec: _DetectorSpec) -> list[RecordDetector]:
@@ -266,6 +267,7 @@ class _UnitResult:
     findings: list[Finding]
     records: int
     malformed: int
+    corpus: Any = None  # the worker's corpus detector (mergeable ones only), pickled back
 
 
 def _scan_records(
@@ -294,7 +296,12 @@ def _worker(spec: _DetectorSpec, unit: Unit) -> _UnitResult:
         _WORKER_CACHE.clear()
         detectors = build_detectors(spec)
         _WORKER_CACHE[key] = detectors
-    return _scan_records(iter_records(unit, spec.max_line_bytes), detectors, None)
+    corpus: CorpusDetector | None = None
+    if spec.corpus_config is not None:
+        corpus, _ = load_trigger_detector(spec.corpus_config or None)
+    result = _scan_records(iter_records(unit, spec.max_line_bytes), detectors, corpus)
+    result.corpus = corpus
+    return result
 
 
 # -- the scan -----------------------------------------------------------------------------
@@ -352,8 +359,9 @@ def scan_dataset(targets: list[str], options: ScanOptions | None = None) -> Scan
 
     corpus: CorpusDetector | None = None
     trigger_reason: str | None = None
+    trig_cfg: dict[str, Any] = {}
     if options.triggers:
-        trig_cfg = dict(pack.section("trigger"))
+        trig_cfg.update(pack.section("trigger"))
         trig_cfg.update(options.trigger_config or {})
         trig_cfg.pop("rules", None)
         corpus, trigger_reason = load_trigger_detector(trig_cfg or None)
@@ -378,9 +386,12 @@ def scan_dataset(targets: list[str], options: ScanOptions | None = None) -> Scan
         import multiprocessing
 
         ctx = multiprocessing.get_context("spawn")
+        mergeable = corpus is not None and callable(getattr(corpus, "merge", None))
+        if mergeable:  # every worker feeds its own instance; the parent merges them in order
+            spec = replace(spec, corpus_config=trig_cfg)
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
             futures: list[Future[_UnitResult]] = [pool.submit(_worker, spec, u) for u in units]
-            if corpus is not None:
+            if corpus is not None and not mergeable:
                 for unit in units:  # the corpus detector sees the merged stream, in order
                     for item in iter_records(unit, options.max_line_bytes):
                         if isinstance(item, Record):
@@ -398,6 +409,8 @@ def scan_dataset(targets: list[str], options: ScanOptions | None = None) -> Scan
                 findings.extend(res.findings)
                 records += res.records
                 malformed += res.malformed
+                if mergeable and res.corpus is not None:
+                    corpus.merge(res.corpus)  # type: ignore[union-attr]
                 done += 1
                 if options.progress:
                     options.progress(done, len(units))
