@@ -31,7 +31,8 @@
    digest they name (``evidence-adapter-digest``);
 7. the OpenSSF model signature recorded in the adapter manifest, when there is one:
    file and sha256, signer listed in ``identities/`` and valid, signature over the folder
-   on disk, per-file digests equal to the train step's products (``model-signature``).
+   on disk, per-file digests equal to the train step's products (``model-signature``);
+8. the version is not revoked in ``registry/<name>.yaml`` (``revoked``, ``registry-invalid``).
 
 The result, :class:`ChainFacts`, holds one line per step (who, when, what) and, for the
 policy engine, :meth:`ChainFacts.to_policy_input` — only facts that verified.
@@ -456,7 +457,24 @@ def verify_chain(
     _check_coverage(facts)
     _check_files(root, artifacts, subj, facts)
     _check_model_signature(root, artifacts, subj, facts)
+    _check_revoked(root, subj, facts)
     return facts
+
+
+def _check_revoked(root: Path, subj: Subject, facts: ChainFacts) -> None:
+    """A version revoked in ``registry/<name>.yaml`` never verifies (``revoked``)."""
+    if subj.kind != "adapter":
+        return
+    from ftpolicy.registry.ops import is_revoked
+    from ftpolicy.registry.store import registry_rel
+
+    try:
+        reason = is_revoked(root, subj.name, subj.version)
+    except FtpolicyError as exc:
+        facts.fail("registry-invalid", exc.diagnostics(), path=registry_rel(subj.name))
+        return
+    if reason is not None:
+        facts.fail("revoked", f"{subj.ref} was revoked: {reason}", path=registry_rel(subj.name))
 
 
 def _check_model_signature(root: Path, artifacts: Path, subj: Subject, facts: ChainFacts) -> None:

@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "attest": ("ftpolicy.cli.attest_cmd:attest", "Attest a pipeline step (signed in-toto link)."),
     "verify": ("ftpolicy.cli.verify_cmd:verify", "Verify an adapter's attestation chain before deploy."),
     "sign": ("ftpolicy.cli.sign_cmd:sign", "Sign an adapter version with OpenSSF model signing."),
+    "promote": ("ftpolicy.cli.registry_cmd:promote", "Promote an adapter version to a registry channel."),
+    "rollback": ("ftpolicy.cli.registry_cmd:rollback", "Return a channel to its previous good version."),
+    "revoke": ("ftpolicy.cli.registry_cmd:revoke", "Revoke an adapter version everywhere."),
+    "registry": ("ftpolicy.cli.registry_cmd:registry", "Show an adapter's registry channels and history."),
 }
 
 
