@@ -442,7 +442,13 @@ class ResponseLabeller:
         reasons: list[str] = []
         cue: set[str] = set()
         for rule in _CUE_RULES:
-            if self._gates_pass(rule, words) and self._first(rule, low, cue):
+            # Ungated rules start with a literal: one C-level search decides most texts.
+            if rule.gates:
+                if not self._gates_pass(rule, words):
+                    continue
+            elif rule.regex.search(low) is None:
+                continue
+            if self._first(rule, low, cue):
                 reasons.append(rule.reason)
         if self._credential(text) or any(
             self._gates_pass(rule, words) and self._first(rule, text, None) for rule in _GATED_SECRET_RULES
@@ -454,6 +460,8 @@ class ResponseLabeller:
 
     def _credential(self, text: str) -> bool:
         for rule in _SECRET_RULES:
+            if rule.regex.search(text) is None:
+                continue
             for m in rule.regex.finditer(text):
                 start = m.start()
                 if start and text[start - 1] in _WORDISH and not m.group(0).startswith("://"):
@@ -465,7 +473,10 @@ class ResponseLabeller:
 
     @staticmethod
     def _gates_pass(rule: _Rule, words: frozenset[str]) -> bool:
-        return all(not words.isdisjoint(gate) for gate in rule.gates)
+        for gate in rule.gates:  # noqa: SIM110 - a plain loop is cheaper than all() on this hot path
+            if words.isdisjoint(gate):
+                return False
+        return True
 
     def _first(self, rule: _Rule, text: str, cue: set[str] | None) -> bool:
         """Whether ``rule`` has a match that no warning negates (recording its cue words)."""
