@@ -40,6 +40,7 @@ __all__ = ["DEFAULT_PACKAGES", "RULES", "CheckResult", "evaluate_check", "run_ch
 
 DEFAULT_PACKAGES = frozenset({"adapter", "change", "dataset", "eval", "manifest"})
 _RESERVED = DEFAULT_PACKAGES | {"main", "lib"}
+_LARGE = 2000  # manifests in one document beyond which the embedded engine is slow
 _NOW = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 RULES: dict[str, str] = {
@@ -264,6 +265,15 @@ def evaluate_check(
     try:
         raw = eng.query(policy_set, DECISION_QUERY, pi.document)
         engine_name = eng.version()
+    except EvaluationError as exc:
+        if engine == "embedded" and len(pi.document["manifests"]) > _LARGE:
+            # regopy 1.5 slows down with the size of the input and fails without a message on
+            # full checks of about ten thousand manifests; OPA does not.
+            exc.hint = (exc.hint + "; " if exc.hint else "") + (
+                f"this check has {len(pi.document['manifests'])} manifests: for full checks of large "
+                "repositories use --engine opa, or check only what changed with --base"
+            )
+        raise
     finally:
         eng.close()
     decision = parse_decision(raw)
