@@ -395,3 +395,11 @@ def test_cli_formats_exit_codes_and_evidence(tmp_path: Path) -> None:
     assert never.returncode == 0 and never.stdout == "" and "pickle-file" in (tmp_path / "r.txt").read_text()
     missing = _ftpolicy("scan", "adapter", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "no such adapter folder" in missing.stderr
+
+
+@pytest.mark.parametrize("opcode", [b"\x8d", b"\x8e", b"\x96"])  # BINUNICODE8, BINBYTES8, BYTEARRAY8
+def test_huge_length_fields_are_malformed_not_allocated(tmp_path: Path, opcode: bytes) -> None:
+    p = tmp_path / "bomb.pkl"
+    p.write_bytes(b"\x80\x05" + opcode + struct.pack("<Q", 2**62) + b"abc")
+    scan = scan_pickle_file(p)
+    assert scan.errors and "only 3 remain" in scan.errors[0]

@@ -125,6 +125,7 @@ class AdapterReport:
     lora_modules: list[str] = field(default_factory=list)
     ref: str | None = None
     digest: str | None = None
+    rel_path: str | None = None  # repository-relative folder, when inside a governed repository
     fail_on: str = "high"
 
     def add(self, rule: str, severity: str, message: str, file: str | None = None, **props: Any) -> None:
@@ -152,7 +153,7 @@ class AdapterReport:
     def summary(self) -> dict[str, Any]:
         """The ``adapter-scan`` step evidence (``schemas/evidence-adapter-scan.v1.schema.json``)."""
         cfg = self.config or {}
-        adapter: dict[str, Any] = {"path": self.path.name, "files": list(self.files)}
+        adapter: dict[str, Any] = {"path": self.rel_path or self.path.name, "files": list(self.files)}
         if self.ref:
             adapter["ref"] = self.ref
         if self.digest:
@@ -302,6 +303,7 @@ def inspect_adapter(
         except ValueError:
             base = None
         if base is not None:
+            report.rel_path = base
             report.digest = adapter_digest({f"{base}/{f['path']}": f["sha256"] for f in report.files})
     _check_config(report, root)
     weights = root / WEIGHT_NAMES[0]

@@ -18,13 +18,14 @@ followed by raw storage bytes; both are handled.
 from __future__ import annotations
 
 import io
+import os
 import pickletools
 import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 # Globals a genuine torch.save / peft weights file imports.
 ALLOWED_GLOBALS: frozenset[str] = frozenset(
@@ -127,7 +128,32 @@ def _text(value: Any) -> Any:
     return value
 
 
-def scan_one_pickle(stream: IO[bytes], result: PickleScan, member: str | None) -> None:
+class _Bounded:
+    """A read-only view of a stream whose ``read(n)`` never asks for more than what is left.
+
+    A hostile length field (``BINUNICODE8`` of 2**62 bytes) then yields a short read, which
+    :mod:`pickletools` reports as a malformed pickle, instead of a huge allocation.
+    """
+
+    def __init__(self, stream: IO[bytes], total: int) -> None:
+        self._s = stream
+        self._total = total
+
+    def read(self, n: int = -1) -> bytes:
+        left = max(0, self._total - self._s.tell())
+        return self._s.read(left if n is None or n < 0 else min(n, left))
+
+    def readline(self) -> bytes:
+        return self._s.readline(1 << 20)  # protocol 0 lines are short; longer is malformed
+
+    def tell(self) -> int:
+        return self._s.tell()
+
+    def seek(self, pos: int) -> int:
+        return self._s.seek(pos)
+
+
+def scan_one_pickle(stream: IO[bytes] | _Bounded, result: PickleScan, member: str | None) -> None:
     """Walk one pickle's opcodes from ``stream`` (up to its STOP), recording globals and calls.
 
     Raises ``ValueError`` when the bytes are not a well-formed pickle.
@@ -144,7 +170,7 @@ def scan_one_pickle(stream: IO[bytes], result: PickleScan, member: str | None) -
             items.append(top)
         raise ValueError("MARK expected on the stack")
 
-    for op, arg, pos in pickletools.genops(stream):
+    for op, arg, pos in pickletools.genops(cast(IO[bytes], stream)):
         name = op.name
         offset = int(pos) if pos is not None else -1
         if name == "PROTO":
@@ -215,19 +241,20 @@ def scan_one_pickle(stream: IO[bytes], result: PickleScan, member: str | None) -
 
 def _scan_sequence(stream: IO[bytes], total: int, result: PickleScan, member: str | None) -> None:
     """One pickle, or several in a row (legacy torch format); trailing raw data is fine."""
+    bounded = _Bounded(stream, total)
     for i in range(MAX_PICKLES_IN_A_ROW):
-        start = stream.tell()
+        start = bounded.tell()
         if start >= total:
             return
         try:
-            scan_one_pickle(stream, result, member)
+            scan_one_pickle(bounded, result, member)
         except ValueError as exc:
             if i == 0:
                 raise
             # raw storage bytes after the pickles of a legacy torch file: only a
             # protocol-2+ header byte there would mean another pickle we failed to read
-            stream.seek(start)
-            if stream.read(1) == b"\x80":
+            bounded.seek(start)
+            if bounded.read(1) == b"\x80":
                 result.errors.append(f"pickle #{i + 1} at byte {start} is malformed ({exc})")
             return
         result.pickles += 1
@@ -264,11 +291,11 @@ def scan_pickle_file(path: Path) -> PickleScan:
             result.errors.append(f"unreadable zip archive ({exc})")
         return result
     result = PickleScan(format="pickle")
-    data = path.read_bytes()
-    try:
-        _scan_sequence(io.BytesIO(data), len(data), result, None)
-    except ValueError as exc:
-        result.errors.append(f"not a well-formed pickle ({exc})")
+    with open(path, "rb") as fh:  # streamed: a legacy torch file can be gigabytes of raw storage
+        try:
+            _scan_sequence(fh, os.fstat(fh.fileno()).st_size, result, None)
+        except ValueError as exc:
+            result.errors.append(f"not a well-formed pickle ({exc})")
     if result.pickles > 1:
         result.format = "pickle-sequence"
     return result
