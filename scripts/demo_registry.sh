@@ -111,7 +111,7 @@ refuse() { # refuse CMD...: the command must exit 1
     echo "demo: expected exit 1 from: $*" >&2
     exit 1
   fi
-  echo "refused: ${*:2:3} -> $(head -1 "$T/err")"
+  echo "refused: ${*:2:4} -> $(head -1 "$T/err")"
 }
 echo
 echo "== registry policies"

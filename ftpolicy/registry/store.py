@@ -29,10 +29,13 @@ HEADER = "# Channels of {name}; history is append-only (ftpolicy promote/rollbac
 
 
 class RegistryError(FtpolicyError):
-    """A registry operation was refused; ``code`` names the reason."""
+    """A registry operation was refused; ``code`` names the reason (also shown in the message)."""
 
     code = "registry.refused"
     exit_code = ExitCode.VIOLATION
+
+    def __init__(self, message: str, *, code: str, hint: str | None = None) -> None:
+        super().__init__(f"{message} [{code}]", hint=hint, code=code)
 
 
 def registry_rel(name: str) -> str:
