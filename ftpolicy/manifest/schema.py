@@ -47,6 +47,59 @@ def schema_for(name: str) -> dict[str, Any]:
     return _load_all()[f"{name}.v1.schema.json"]
 
 
+_ANNOTATIONS = frozenset({"description", "title", "$comment", "examples", "default"})
+
+
+def _inline_refs(schema: dict[str, Any], docs: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with every non-recursive ``$ref`` replaced by the schema it names.
+
+    Resolving a reference costs jsonschema more than the check itself (URL joins, registry
+    lookups); the manifests' schemas only refer to ``$defs`` of their own document and of
+    common.v1, so the references are resolved once here. The referenced dict itself is put in
+    place, so an error's ``schema`` (and its description) is the same as through ``$ref``;
+    annotation siblings of a ``$ref`` are dropped (they never fail), other siblings stay beside an
+    ``allOf``. A recursive or unresolvable reference is kept, made absolute.
+    """
+    from urllib.parse import urldefrag, urljoin
+
+    def resolve(base: str, ref: str) -> tuple[str, Any] | None:
+        uri, fragment = urldefrag(urljoin(base, ref))
+        node = docs.get(uri)
+        if node is None or (fragment and not fragment.startswith("/")):
+            return None
+        for token in fragment.split("/")[1:] if fragment else []:
+            token = token.replace("~1", "/").replace("~0", "~")
+            if not isinstance(node, dict) or token not in node:
+                return None
+            node = node[token]
+        return uri, node
+
+    def walk(value: Any, base: str, stack: tuple[str, ...]) -> Any:
+        if isinstance(value, list):
+            return [walk(v, base, stack) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if isinstance(value.get("$id"), str):
+            base = urljoin(base, value["$id"])
+        ref = value.get("$ref")
+        if isinstance(ref, str):
+            absolute = urljoin(base, ref)
+            found = resolve(base, ref)
+            if found is None or absolute in stack:
+                return {k: (absolute if k == "$ref" else walk(v, base, stack)) for k, v in value.items()}
+            target = walk(found[1], found[0], (*stack, absolute))
+            rest = {
+                k: walk(v, base, stack) for k, v in value.items() if k != "$ref" and k not in _ANNOTATIONS
+            }
+            if not rest:
+                return target
+            rest["allOf"] = [*rest.get("allOf", []), target]
+            return rest
+        return {k: walk(v, base, stack) for k, v in value.items()}
+
+    return walk(schema, str(schema.get("$id", "")), ())
+
+
 @cache
 def _validator(kind: str) -> Any:
     from jsonschema import Draft202012Validator
@@ -54,8 +107,9 @@ def _validator(kind: str) -> Any:
 
     resources = [(doc["$id"], Resource.from_contents(doc)) for doc in _load_all().values() if "$id" in doc]
     registry: Registry[Any] = Registry().with_resources(resources)
+    docs = {doc["$id"]: doc for doc in _load_all().values() if "$id" in doc}
     return Draft202012Validator(
-        schema_for(KIND_SCHEMAS[kind]),
+        _inline_refs(schema_for(KIND_SCHEMAS[kind]), docs),
         registry=registry,
         format_checker=Draft202012Validator.FORMAT_CHECKER,
     )
