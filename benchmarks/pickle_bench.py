@@ -87,7 +87,7 @@ def build_corpus(folder: Path, marker: Path) -> list[tuple[str, str, bool]]:
     for name, build in GENUINE.items():
         (folder / name).write_bytes(build(cmd))
         rows.append((name, name.rsplit(".", 1)[0], False))
-    for rel in ("torch-state-dict.pt", "llama-lora-bin/adapter_model.bin"):
+    for rel in ("torch-state-dict.pt", "torch-legacy.bin", "llama-lora-bin/adapter_model.bin"):
         src = FIXTURES / rel
         if src.is_file():
             dst = "fixture-" + rel.replace("/", "-")

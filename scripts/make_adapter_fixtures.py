@@ -15,10 +15,12 @@ Writes (each a folder peft's ``save_pretrained`` produced, then pinned as noted)
 * ``gpt2-lora/``          GPT2Config 2 layers, hidden 32; LoRA r=2 on c_attn (Conv1D) -> passes;
 * ``llama-lora-unpinned/`` as peft writes it by default: base model and revision null;
 * ``llama-lora-bin/``     ``safe_serialization=False``: a genuine torch zip ``adapter_model.bin``;
-* ``torch-state-dict.pt`` ``torch.save`` of the LoRA state dict (genuine pickle globals).
+* ``torch-state-dict.pt`` ``torch.save`` of the LoRA state dict (genuine pickle globals);
+* ``torch-legacy.bin``    the same in torch's legacy format (several pickles, then raw storage).
 
-The output is deterministic for a given torch/peft version (fixed seeds); NOTE.md in the
-output folder records the versions used.
+The output is deterministic for a given torch/peft version (fixed seeds, sorted
+target_modules), except ``torch-legacy.bin``, whose storage keys differ between runs;
+VERSIONS.txt in the output folder records the versions used.
 """
 
 from __future__ import annotations
@@ -43,6 +45,16 @@ def _pin(folder: Path, base_name: str, revision: str) -> None:
     cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
     cfg["base_model_name_or_path"] = base_name
     cfg["revision"] = revision
+    cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _normalise(folder)
+
+
+def _normalise(folder: Path) -> None:
+    """Sort target_modules (peft stores a set, whose order varies between runs) and the keys."""
+    cfg_path = folder / "adapter_config.json"
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    if isinstance(cfg.get("target_modules"), list):
+        cfg["target_modules"] = sorted(cfg["target_modules"])
     cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
@@ -91,10 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     llama.save_pretrained(fresh("llama-lora"))
     _pin(out / "llama-lora", BASE_NAME.format("tiny-llama-2l"), _revision(llama_cfg))
     llama.save_pretrained(fresh("llama-lora-unpinned"))
+    _normalise(out / "llama-lora-unpinned")
     llama.save_pretrained(fresh("llama-lora-bin"), safe_serialization=False)
     _pin(out / "llama-lora-bin", BASE_NAME.format("tiny-llama-2l"), _revision(llama_cfg))
     state = {k: v for k, v in llama.state_dict().items() if "lora_" in k}
     torch.save(state, out / "torch-state-dict.pt")
+    torch.save(state, out / "torch-legacy.bin", _use_new_zipfile_serialization=False)
 
     torch.manual_seed(1)
     gpt2_cfg = GPT2Config(vocab_size=128, n_embd=32, n_layer=2, n_head=4, n_positions=64)

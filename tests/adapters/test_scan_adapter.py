@@ -116,6 +116,23 @@ def test_genuine_torch_bin_is_a_pickle_finding_without_bad_globals() -> None:
         assert scan.disallowed == []
 
 
+def test_genuine_legacy_torch_file_is_a_clean_pickle_sequence() -> None:
+    scan = scan_pickle_file(FIXTURES / "torch-legacy.bin")
+    assert scan.format == "pickle-sequence" and scan.pickles == 5 and scan.errors == []
+    assert scan.disallowed == [] and "torch._utils._rebuild_tensor_v2" in {g.name for g in scan.globals}
+
+
+@pytest.mark.parametrize("protocol", range(6))
+def test_every_protocol_is_read(tmp_path: Path, protocol: int) -> None:
+    from adapters.pickle_corpus import reduce_os_system
+
+    p = tmp_path / "p.pkl"
+    p.write_bytes(reduce_os_system(f"touch {tmp_path / 'MARKER'}", protocol=protocol))
+    scan = scan_pickle_file(p)
+    assert [g.name for g in scan.disallowed] == ["posix.system"] and scan.errors == []
+    assert not (tmp_path / "MARKER").exists()
+
+
 @pytest.mark.skipif(importlib.util.find_spec("peft") is None, reason="needs torch + peft (extra 'models')")
 def test_fixture_script_regenerates_passing_adapters(tmp_path: Path) -> None:
     proc = subprocess.run(

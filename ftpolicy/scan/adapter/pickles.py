@@ -56,6 +56,7 @@ _TORCH_DTYPES = frozenset(
 
 PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib"})
 MAX_PICKLES_IN_A_ROW = 8  # the legacy torch format has 5
+TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."  # pickle of torch's legacy magic number
 
 
 def allowed(global_name: str) -> bool:
@@ -240,24 +241,31 @@ def scan_one_pickle(stream: IO[bytes] | _Bounded, result: PickleScan, member: st
 
 
 def _scan_sequence(stream: IO[bytes], total: int, result: PickleScan, member: str | None) -> None:
-    """One pickle, or several in a row (legacy torch format); trailing raw data is fine."""
+    """One pickle, or several in a row; trailing raw data is fine.
+
+    torch's legacy format starts with a pickle of its magic number and holds exactly five
+    pickles before the raw storage bytes; only those five are read there. Elsewhere pickles
+    are read until the bytes stop parsing as one (a loader would stop there too).
+    """
     bounded = _Bounded(stream, total)
+    limit = MAX_PICKLES_IN_A_ROW
     for i in range(MAX_PICKLES_IN_A_ROW):
         start = bounded.tell()
-        if start >= total:
+        if start >= total or i >= limit:
             return
         try:
             scan_one_pickle(bounded, result, member)
-        except ValueError as exc:
+        except ValueError:
             if i == 0:
                 raise
-            # raw storage bytes after the pickles of a legacy torch file: only a
-            # protocol-2+ header byte there would mean another pickle we failed to read
-            bounded.seek(start)
-            if bounded.read(1) == b"\x80":
-                result.errors.append(f"pickle #{i + 1} at byte {start} is malformed ({exc})")
             return
         result.pickles += 1
+        if i == 0:
+            end = bounded.tell()
+            bounded.seek(start)
+            if bounded.read(end - start) == TORCH_LEGACY_MAGIC:
+                limit = 5
+            bounded.seek(end)
 
 
 def is_zip(path: Path) -> bool:
