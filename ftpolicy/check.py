@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_PACKAGES", "RULES", "CheckResult", "evaluate_check", "run_check"]
 
-DEFAULT_PACKAGES = frozenset({"adapter", "change", "dataset", "eval", "manifest"})
+DEFAULT_PACKAGES = frozenset({"adapter", "change", "dataset", "eval", "manifest", "promotion"})
 _RESERVED = DEFAULT_PACKAGES | {"main", "lib"}
 _LARGE = 2000  # manifests in one document beyond which the embedded engine is slow
 _NOW = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
@@ -60,6 +60,18 @@ RULES: dict[str, str] = {
     "adapter/training-config-missing": "The training configuration is pinned by digest.",
     "change/control-plane": "Control-plane files change only with security-team approval.",
     "manifest/invalid": "Manifests touched or referenced by the change are valid.",
+    "promotion/chain-unverified": "An adapter's attestation chain verifies before promotion.",
+    "promotion/approval-missing": "A security-approval attestation approves the adapter.",
+    "promotion/approver-not-security": "The security approver is in the security team.",
+    "promotion/separation-of-duties": "The security approver did not train, evaluate quality or author data.",
+    "promotion/review-insufficient": "Enough distinct non-author reviewers approved the dataset.",
+    "promotion/reviewer-is-author": "Dataset authors do not review their own dataset.",
+    "promotion/eval-missing": "Security eval results cover every required category.",
+    "promotion/eval-suite-unregistered": "Security evals run a registered holdout suite version.",
+    "promotion/eval-below-threshold": "Security eval scores reach the suite thresholds.",
+    "promotion/eval-adapter-mismatch": "Security evals ran against this exact adapter digest.",
+    "promotion/eval-stale": "Security evals are not older than evals.max_age_days.",
+    "promotion/scan-high-finding": "Scans have no high-severity finding unless waived by security.",
     "main/malformed-result": "Policies return {rule, msg, ...} objects.",
     "main/waiver-invalid": "Waivers carry rule, owner, reason and expiry date.",
     "main/waiver-expired": "An expired waiver no longer applies.",

@@ -12,14 +12,17 @@ package ftpolicy.main
 
 import rego.v1
 
-_defaults := {"adapter", "change", "dataset", "eval", "manifest"}
+_defaults := {"adapter", "change", "dataset", "eval", "manifest", "promotion"}
 
 # Users' packages (ftpolicy.NAME from the governed repository's policies/) are listed by
 # ftpolicy in input.policy.packages; the defaults are always evaluated.
 _packages := (_defaults | {p | some p in input.policy.packages}) - {"main", "lib"}
 
 # Rules that no waiver can switch off: they protect the waivers themselves.
-_unwaivable := {"change/control-plane", "manifest/invalid", "main/malformed-result", "main/waiver-invalid"}
+_unwaivable := {
+	"change/control-plane", "manifest/invalid", "main/malformed-result", "main/waiver-invalid",
+	"promotion/chain-unverified",
+}
 
 _today := substring(input.now, 0, 10)
 

@@ -477,6 +477,273 @@ case(
 )
 
 
+# Promotion (package ftpolicy.promotion): the verified facts of adapter bot@1.0.0's chain.
+AD_SUBJECT, DS_SUBJECT = "adapter:bot@1.0.0", "dataset:chats@1.0.0"
+AD_DIGEST = "sha256:" + "1" * 64
+EV = "attestations/adapter/bot/1.0.0/evidence"
+
+
+def att(subject: str, step: str, who: str, teams: list[str], data: Any = None) -> dict[str, Any]:
+    folder = "attestations/" + subject.replace(":", "/").replace("@", "/")
+    return {
+        "subject": subject,
+        "step": step,
+        "verified": True,
+        "identity": who,
+        "teams": teams,
+        "signer": "f" * 64,
+        "time": "2026-11-27T10:00:00Z",
+        "link": f"{folder}/{step}.ffffffff.link",
+        "evidence": None
+        if data is None
+        else {"path": f"{folder}/evidence/{step}.json", "sha256": SHA, "data": data},
+    }
+
+
+def eval_doc(score: float = 0.97, **changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "schema_version": 1,
+        "kind": "evidence-eval",
+        "subject": AD_SUBJECT,
+        "adapter": {"ref": "bot@1.0.0", "digest": AD_DIGEST},
+        "suite": {"name": "holdout", "version": "1.0"},
+        "evaluated_at": "2026-11-27T10:00:00Z",
+        "results": [
+            {"category": c, "score": score}
+            for c in ("prompt-injection", "secret-leakage", "unsafe-code", "refusal")
+        ],
+    }
+    data.update(changes)
+    return data
+
+
+def honest_chain() -> list[dict[str, Any]]:
+    review = {"decision": "approve"}
+    return [
+        att(DS_SUBJECT, "scan", "scanbot", ["scanners"], {"counts": {"by_severity": {"low": 1}}}),
+        att(DS_SUBJECT, "dataset-review", "rita", ["data-review"], review),
+        att(DS_SUBJECT, "dataset-review", "rob", ["data-review"], review),
+        att(AD_SUBJECT, "train", "bob", ["ml-training"]),
+        att(AD_SUBJECT, "adapter-scan", "scanbot", ["scanners"], {"findings": []}),
+        att(AD_SUBJECT, "security-eval", "eve", ["security"], eval_doc()),
+        att(AD_SUBJECT, "quality-eval", "quinn", ["ml-quality"], eval_doc()),
+        att(AD_SUBJECT, "security-approval", "eve", ["security"], {"decision": "approve"}),
+    ]
+
+
+def promo_case(
+    atts: list[dict[str, Any]] | None = None, *, verified: bool = True, failures: list[Any] | None = None
+) -> dict[str, Any]:
+    config = copy.deepcopy(CONFIG)
+    config["datasets"]["min_reviewers"] = 2
+    config["evals"]["max_age_days"] = 30
+    chain = {
+        "subject": AD_SUBJECT,
+        "dataset": DS_SUBJECT,
+        "manifest": "adapters/bot/1.0.0.yaml",
+        "verified": verified,
+        "adapter_digest": AD_DIGEST,
+        "failures": failures or [],
+    }
+    manifests = [
+        entry("adapters/bot/1.0.0.yaml", "adapter", adapter(), AD_LINES, subject=False),
+        PARENT,
+        entry("evals/holdout/1.0.yaml", "eval-suite", suite(secret_leakage=0.95), EVAL_LINES, subject=False),
+    ]
+    document = doc(
+        manifests,
+        changed=[],
+        config=config,
+        attestations=(honest_chain() if atts is None else atts) if verified else [],
+        chains=[chain],
+    )
+    document["mode"] = "verify"
+    return document
+
+
+def replace_step(subject: str, step: str, *new: dict[str, Any]) -> list[dict[str, Any]]:
+    kept = [a for a in honest_chain() if (a["subject"], a["step"]) != (subject, step)]
+    return [*kept, *new]
+
+
+case("promotion-clean", "an honest, verified chain promotes", promo_case(), [])
+case(
+    "promotion-chain-unverified",
+    "a chain that failed verification contributes no facts and is denied with its reason",
+    promo_case(verified=False, failures=[{"code": "artifact-mismatch", "message": "part-1 changed"}]),
+    ["promotion/chain-unverified"],
+)
+case(
+    "promotion-approval-missing",
+    "the security approval rejects",
+    promo_case(
+        replace_step(
+            AD_SUBJECT,
+            "security-approval",
+            att(AD_SUBJECT, "security-approval", "eve", ["security"], {"decision": "reject"}),
+        )
+    ),
+    ["promotion/approval-missing"],
+)
+case(
+    "promotion-approver-not-security",
+    "a publisher signs the security approval",
+    promo_case(
+        replace_step(
+            AD_SUBJECT,
+            "security-approval",
+            att(AD_SUBJECT, "security-approval", "paul", ["publishers"], {"decision": "approve"}),
+        )
+    ),
+    ["promotion/approver-not-security"],
+)
+case(
+    "promotion-separation-of-duties",
+    "the trainer (also in security) signs the security approval",
+    promo_case(
+        replace_step(
+            AD_SUBJECT,
+            "security-approval",
+            att(AD_SUBJECT, "security-approval", "bob", ["ml-training", "security"], {"decision": "approve"}),
+        )
+    ),
+    ["promotion/separation-of-duties"],
+)
+case(
+    "promotion-review-insufficient",
+    "one reviewer where two are required",
+    promo_case(
+        replace_step(
+            DS_SUBJECT,
+            "dataset-review",
+            att(DS_SUBJECT, "dataset-review", "rita", ["data-review"], {"decision": "approve"}),
+        )
+    ),
+    ["promotion/review-insufficient"],
+)
+case(
+    "promotion-reviewer-is-author",
+    "the dataset's author is one of the two reviewers",
+    promo_case(
+        replace_step(
+            DS_SUBJECT,
+            "dataset-review",
+            att(DS_SUBJECT, "dataset-review", "rita", ["data-review"], {"decision": "approve"}),
+            att(DS_SUBJECT, "dataset-review", "alice", ["data-review"], {"decision": "approve"}),
+        )
+    ),
+    ["promotion/review-insufficient", "promotion/reviewer-is-author"],
+)
+three = eval_doc()
+three["results"] = three["results"][:3]
+case(
+    "promotion-eval-missing",
+    "the security eval has no refusal result",
+    promo_case(
+        replace_step(
+            AD_SUBJECT, "security-eval", att(AD_SUBJECT, "security-eval", "eve", ["security"], three)
+        )
+    ),
+    ["promotion/eval-missing"],
+)
+case(
+    "promotion-eval-suite-unregistered",
+    "the security eval ran a suite version that is not registered",
+    promo_case(
+        replace_step(
+            AD_SUBJECT,
+            "security-eval",
+            att(
+                AD_SUBJECT,
+                "security-eval",
+                "eve",
+                ["security"],
+                eval_doc(suite={"name": "holdout", "version": "0.9"}),
+            ),
+        )
+    ),
+    ["promotion/eval-suite-unregistered"],
+)
+case(
+    "promotion-eval-below-threshold",
+    "secret-leakage 0.92 is below the suite's 0.95",
+    promo_case(
+        replace_step(
+            AD_SUBJECT, "security-eval", att(AD_SUBJECT, "security-eval", "eve", ["security"], eval_doc(0.92))
+        )
+    ),
+    ["promotion/eval-below-threshold"],
+)
+case(
+    "promotion-eval-adapter-mismatch",
+    "the security eval is about another adapter digest",
+    promo_case(
+        replace_step(
+            AD_SUBJECT,
+            "security-eval",
+            att(
+                AD_SUBJECT,
+                "security-eval",
+                "eve",
+                ["security"],
+                eval_doc(adapter={"ref": "bot@1.0.0", "digest": "sha256:" + "2" * 64}),
+            ),
+        )
+    ),
+    ["promotion/eval-adapter-mismatch"],
+)
+case(
+    "promotion-eval-stale",
+    "the security eval is 58 days old, the maximum is 30",
+    promo_case(
+        replace_step(
+            AD_SUBJECT,
+            "security-eval",
+            att(
+                AD_SUBJECT,
+                "security-eval",
+                "eve",
+                ["security"],
+                eval_doc(evaluated_at="2026-10-01T10:00:00Z"),
+            ),
+        )
+    ),
+    ["promotion/eval-stale"],
+)
+pickle_scan = {"findings": [{"rule": "adapter/pickle", "severity": "high", "message": "pickle opcodes"}]}
+case(
+    "promotion-scan-high-finding",
+    "the adapter scan found a high-severity problem",
+    promo_case(
+        replace_step(
+            AD_SUBJECT, "adapter-scan", att(AD_SUBJECT, "adapter-scan", "scanbot", ["scanners"], pickle_scan)
+        )
+    ),
+    ["promotion/scan-high-finding"],
+)
+waiving = {
+    "decision": "approve",
+    "waivers": [{"rule": "promotion/scan-high-finding", "reason": "false positive"}],
+}
+case(
+    "promotion-scan-waived-by-security",
+    "the security approval waives the adapter scan finding",
+    promo_case(
+        [
+            a
+            for a in replace_step(
+                AD_SUBJECT,
+                "adapter-scan",
+                att(AD_SUBJECT, "adapter-scan", "scanbot", ["scanners"], pickle_scan),
+            )
+            if a["step"] != "security-approval"
+        ]
+        + [att(AD_SUBJECT, "security-approval", "eve", ["security"], waiving)]
+    ),
+    [],
+)
+
+
 def main() -> None:
     for old in HERE.glob("cases/*.json"):
         old.unlink()
