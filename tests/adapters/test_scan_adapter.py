@@ -420,3 +420,13 @@ def test_huge_length_fields_are_malformed_not_allocated(tmp_path: Path, opcode: 
     p.write_bytes(b"\x80\x05" + opcode + struct.pack("<Q", 2**62) + b"abc")
     scan = scan_pickle_file(p)
     assert scan.errors and "only 3 remain" in scan.errors[0]
+
+
+def test_a_broken_second_pickle_is_reported(tmp_path: Path) -> None:
+    from adapters.pickle_corpus import genuine_ordered_dict
+
+    p = tmp_path / "two.pkl"
+    p.write_bytes(genuine_ordered_dict() + b"\x80\x02cposix\nsystem\nX\x01\x00\x00\x00xR\xff")
+    scan = scan_pickle_file(p)
+    assert [g.name for g in scan.disallowed] == ["posix.system"]
+    assert scan.errors and "pickle #2" in scan.errors[0]

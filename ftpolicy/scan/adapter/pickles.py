@@ -88,6 +88,7 @@ class PickleScan:
     members: list[str] = field(default_factory=list)
     globals: list[ImportedGlobal] = field(default_factory=list)
     calls: int = 0  # REDUCE / OBJ / NEWOBJ / NEWOBJ_EX / INST opcodes
+    opcodes: int = 0
     protocols: set[int] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
 
@@ -173,6 +174,7 @@ def scan_one_pickle(stream: IO[bytes] | _Bounded, result: PickleScan, member: st
 
     for op, arg, pos in pickletools.genops(cast(IO[bytes], stream)):
         name = op.name
+        result.opcodes += 1
         offset = int(pos) if pos is not None else -1
         if name == "PROTO":
             result.protocols.add(int(arg or 0))
@@ -253,11 +255,14 @@ def _scan_sequence(stream: IO[bytes], total: int, result: PickleScan, member: st
         start = bounded.tell()
         if start >= total or i >= limit:
             return
+        seen = result.opcodes
         try:
             scan_one_pickle(bounded, result, member)
-        except ValueError:
+        except ValueError as exc:
             if i == 0:
                 raise
+            if result.opcodes - seen > 1:  # it began as a pickle: fail closed, say so
+                result.errors.append(f"pickle #{i + 1} at byte {start} is malformed ({exc})")
             return
         result.pickles += 1
         if i == 0:
