@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,22 @@ from ftpolicy._internal.atomic import write_text_atomic
 from ftpolicy.resources import schemas_dir
 
 _FILE = "manifest-cache.v1.json"
+PARALLEL_FROM = 2000
+"""Manifests to parse (cache misses) from which :meth:`ParseCache.prefill` uses every CPU."""
+_BATCH = 250
+
+Parser = Callable[[str, bytes], Any]
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _parse_batch(parse: Parser, batch: list[tuple[str, bytes]]) -> list[Any]:
+    return [parse(path, raw) for path, raw in batch]
 
 
 @cache
@@ -81,6 +98,36 @@ class ParseCache:
         """Remember ``value`` (JSON-serialisable) under ``key``."""
         self._entries[key] = value
         self._dirty = True
+
+    def prefill(self, items: Sequence[tuple[str, bytes]], parse: Parser) -> None:
+        """Parse the ``(path, bytes)`` the cache lacks with ``parse`` (a module-level function).
+
+        From :data:`PARALLEL_FROM` misses on, batches go to one worker process per CPU (forked,
+        so nothing is imported again); fewer are left to the caller's own loop. A worker that
+        fails costs only time: what it did not parse is parsed by the caller.
+        """
+        missing: dict[str, tuple[str, bytes]] = {}
+        for path, raw in items:
+            key = self.key(path, raw)
+            if key not in self._entries:
+                missing[key] = (path, raw)
+        workers = min(_cpus(), 8)
+        if len(missing) < PARALLEL_FROM or workers < 2 or os.environ.get("FTPOLICY_JOBS") == "1":
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        keys = list(missing)
+        batches = [keys[i : i + _BATCH] for i in range(0, len(keys), _BATCH)]
+        try:
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                futures = [pool.submit(_parse_batch, parse, [missing[k] for k in b]) for b in batches]
+                for batch, future in zip(batches, futures, strict=True):
+                    for key, entry in zip(batch, future.result(), strict=True):
+                        self.put(key, entry)
+        except Exception:  # a broken pool only costs time; the caller parses the rest
+            return
 
     def save(self, keep: set[str] | None = None) -> None:
         """Write the cache back if it changed; keep only ``keep`` keys when given (drop stale ones)."""

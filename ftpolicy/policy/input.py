@@ -207,23 +207,14 @@ def _parse(
         if used is not None:
             used.add(key)
     if hit is None:
-        manifest, problems = _parse_content(path, raw)
-        hit = (
-            {"ok": False, "problems": problems}
-            if manifest is None
-            else {
-                "ok": True,
-                "kind": manifest.kind,
-                "data": manifest.data,
-                "pos": manifest.positions.by_pointer,
-            }
-        )
+        hit = content_entry(path, raw)
         if cache is not None and key is not None:
             cache.put(key, hit)
     if not hit["ok"]:
         return None, [dict(p) for p in hit["problems"]]
     positions = Positions(by_pointer={p: (int(v[0]), int(v[1])) for p, v in hit["pos"].items()})
-    manifest = Manifest(kind=hit["kind"], path=path, data=copy.deepcopy(hit["data"]), positions=positions)
+    # No copy: an entry serves one manifest per check and is saved before the document leaves build_input.
+    manifest = Manifest(kind=hit["kind"], path=path, data=hit["data"], positions=positions)
     escapes = []
     for pointer, rel in path_fields(manifest.kind, manifest.data):
         try:
@@ -242,6 +233,14 @@ def _parse(
     if escapes:
         return None, escapes
     return manifest, []
+
+
+def content_entry(path: str, raw: bytes) -> dict[str, Any]:
+    """The content checks of one manifest as a JSON-serialisable parse-cache entry."""
+    manifest, problems = _parse_content(path, raw)
+    if manifest is None:
+        return {"ok": False, "problems": problems}
+    return {"ok": True, "kind": manifest.kind, "data": manifest.data, "pos": manifest.positions.by_pointer}
 
 
 def _parse_content(path: str, raw: bytes) -> tuple[Manifest | None, list[dict[str, Any]]]:
@@ -505,6 +504,10 @@ def build_input(
     blobs = _read_many(git, head_sha, [prefix + p for p in subject_paths])
     cache = ParseCache(root) if len(subject_paths) > _FEW else None
     used: set[str] = set()
+    if cache is not None:  # parse what the cache lacks, on every CPU when there is much of it
+        cache.prefill(
+            [(p, raw) for p in subject_paths if (raw := blobs[prefix + p]) is not None], content_entry
+        )
     for path in subject_paths:
         raw = blobs[prefix + path]
         if raw is None:  # pragma: no cover - listed at head, so present
