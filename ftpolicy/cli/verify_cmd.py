@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,7 @@ import click
 
 if TYPE_CHECKING:
     from ftpolicy.attest.verify import ChainFacts
+    from ftpolicy.promotion import PromotionResult
 
 EPILOG = """\b
 Checks: the layout's owner signature and expiry; every link's signature, functionary
@@ -18,12 +20,18 @@ thresholds by distinct identities; in-toto's artifact rules; then re-hashes the 
 files, the dataset shards present locally and the evidence files against what was signed.
 
 \b
-Not yet: the promotion policies (package ftpolicy.promotion) are evaluated once the
-policy engine lands; the verified facts are ready for it (--format json, `attestations`).
+Then the promotion policies (package ftpolicy.promotion, with the other default
+packages and ftpolicy.main's waivers) are evaluated on the verified facts: the security
+approver is in security and neither trainer, quality-eval signer nor dataset author;
+enough independent dataset reviewers; security evals of every category at or above the
+registered suite's thresholds, on this adapter digest, not older than evals.max_age_days;
+no high-severity scan finding unless waived by security. A chain that does not verify
+contributes no fact (promotion/chain-unverified). FTPOLICY_NOW fixes the policy time.
 
 \b
-Exit codes: 0 the chain holds, 1 it does not (each failure has a reason code),
-2 usage or configuration error."""
+Exit codes: 0 the chain holds and the policies allow, 1 it does not (each failure has a
+reason code, each violation a rule id), 2 usage or configuration error, 3 the policies
+could not be evaluated (e.g. OPA unreachable)."""
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,8 +76,27 @@ def verify() -> None:
     help="Also copy the layout, owner keys and links to DIR for in-toto-verify / in-toto-golang "
     "(the command to run is printed on stderr).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["embedded", "opa"]),
+    default="embedded",
+    show_default=True,
+    help="Policy engine for the promotion policies: embedded (regopy) or opa (a running OPA server).",
+)
+@click.option("--opa-url", default=None, metavar="URL", help="OPA server URL [env FTPOLICY_OPA_URL].")
+@click.option(
+    "--opa-token", default=None, metavar="TOKEN", help="Bearer token for OPA [env FTPOLICY_OPA_TOKEN]."
+)
 def adapter(
-    ref: str, repo: Path | None, artifacts: Path | None, fmt: str, until: str | None, export_dir: Path | None
+    ref: str,
+    repo: Path | None,
+    artifacts: Path | None,
+    fmt: str,
+    until: str | None,
+    export_dir: Path | None,
+    engine: str,
+    opa_url: str | None,
+    opa_token: str | None,
 ) -> None:
     """Verify the attestation chain of adapter NAME@VERSION."""
     from ftpolicy.attest.subject import Subject
@@ -82,7 +109,12 @@ def adapter(
     if export_dir is not None:
         exported = export_chain(root, subject, export_dir)
         click.echo("in-toto-verify " + " ".join(exported.in_toto_verify_args()), err=True)
-    _finish(root, facts, fmt)
+    engine_opts = {
+        "engine": engine,
+        "opa_url": opa_url or os.environ.get("FTPOLICY_OPA_URL") or None,
+        "opa_token": opa_token or os.environ.get("FTPOLICY_OPA_TOKEN") or None,
+    }
+    _finish(root, facts, fmt, engine_opts if until is None else None)
 
 
 DATASET_EPILOG = """\b
@@ -115,34 +147,44 @@ def dataset(ref: str, repo: Path | None, fmt: str) -> None:
 
     root = repo if repo is not None else find_repo_root(Path.cwd())
     subject = Subject.parse(ref if ref.startswith("dataset:") else f"dataset:{ref}")
-    _finish(root, verify_chain(root, subject), fmt)
+    _finish(root, verify_chain(root, subject), fmt, None)
 
 
-def _finish(root: Path, facts: ChainFacts, fmt: str) -> None:
-    policy = evaluate_promotion_policies(root, facts)
+def _finish(root: Path, facts: ChainFacts, fmt: str, engine_opts: dict[str, Any] | None) -> None:
+    from ftpolicy.errors import EvaluationError
+
+    result: PromotionResult | None = None
+    policy: dict[str, Any]
+    if engine_opts is None:
+        policy = {"evaluated": False, "reason": "only the chain is verified here (dataset, or --until)"}
+    else:
+        try:
+            result = evaluate_promotion_policies(root, facts, **engine_opts)
+            policy = result.to_dict()
+        except EvaluationError as exc:
+            policy = {"evaluated": False, "error": exc.diagnostics(), "reason": "could not evaluate"}
     if fmt == "json":
         doc = facts.to_dict()
         doc["policies"] = policy
         click.echo(json.dumps(doc, indent=2, sort_keys=False))
     elif fmt in ("sarif", "github"):
+        from ftpolicy.promotion import promotion_report
         from ftpolicy.report.formats import render
 
-        click.echo(render(facts.to_report(), fmt), nl=False)
+        click.echo(render(promotion_report(facts, result), fmt), nl=False)
     else:
         click.echo(render_text(facts, policy), nl=False)
-    if not facts.ok:
+    if not facts.ok or (result is not None and not result.allowed):
         raise click.exceptions.Exit(1)
+    if engine_opts is not None and result is None:
+        raise click.exceptions.Exit(3)
 
 
-def evaluate_promotion_policies(root: Path, facts: ChainFacts) -> dict[str, Any]:
-    """Hook for the promotion policies (package ftpolicy.promotion): NOT IMPLEMENTED YET.
+def evaluate_promotion_policies(root: Path, facts: ChainFacts, **engine_opts: Any) -> PromotionResult:
+    """The promotion policies on the verified facts (:func:`ftpolicy.promotion.evaluate_promotion`)."""
+    from ftpolicy.promotion import evaluate_promotion
 
-    Once the policy engine lands, this builds the policy input with
-    ``facts.to_policy_input()`` under ``input.attestations`` and returns the decision.
-    Until then it reports that no policy was evaluated; the exit code reflects the
-    chain only.
-    """
-    return {"evaluated": False, "reason": "the promotion policies come with the policy engine"}
+    return evaluate_promotion(root, facts, now=os.environ.get("FTPOLICY_NOW") or None, **engine_opts)
 
 
 def render_text(facts: ChainFacts, policy: dict[str, Any]) -> str:
@@ -174,8 +216,30 @@ def render_text(facts: ChainFacts, policy: dict[str, Any]) -> str:
         )
     for f in facts.failures:
         lines.append(f"  [{f.code}] {f.message}")
-    state = "evaluated" if policy.get("evaluated") else f"not evaluated ({policy['reason']})"
-    lines.append(f"  policies: {state}")
-    verdict = "OK: the chain holds" if facts.ok else f"FAILED: {len(facts.failures)} problem(s)"
+    denied = policy.get("deny", [])
+    if policy.get("evaluated"):
+        lines.append(
+            f"  policies ({policy['engine']}): {'allow' if policy['allow'] else 'deny'}, "
+            f"{len(denied)} violation(s), {len(policy.get('waived', []))} waived"
+        )
+        for v in denied:
+            lines.append(f"  [{v['rule']}] {v['msg']}")
+        for w in policy.get("waived", []):
+            who = ", ".join(x["owner"] for x in w["waivers"])
+            lines.append(f"  waived [{w['violation']['rule']}] by {who}: {w['violation']['msg']}")
+    elif "error" in policy:
+        lines.append(f"  policies: could not be evaluated: {policy['error']}")
+    else:
+        lines.append(f"  policies: not evaluated ({policy['reason']})")
+    if not facts.ok:
+        verdict = f"FAILED: {len(facts.failures)} problem(s)"
+    elif policy.get("evaluated") and denied:
+        verdict = f"FAILED: the chain holds, the policies deny ({len(denied)} violation(s))"
+    elif "error" in policy:
+        verdict = "ERROR: the chain holds, the policies could not be evaluated"
+    elif policy.get("evaluated"):
+        verdict = "OK: the chain holds and the policies allow"
+    else:
+        verdict = "OK: the chain holds"
     lines.append(f"verify: {verdict}")
     return "\n".join(lines) + "\n"

@@ -23,6 +23,7 @@ from ftpolicy.attest import Subject, attest_step, build_default_layout, sign_lay
 from ftpolicy.attest.evidence import adapter_digest
 from ftpolicy.identities import add_key_to_identity
 from ftpolicy.keys import generate_key, load_signer
+from ftpolicy.policy.input import format_now
 
 DATASET = Subject("dataset", "support", "1.0")
 ADAPTER = Subject("adapter", "bot", "1.0")
@@ -165,6 +166,23 @@ def _adapter_manifest(root: Path) -> str:
     )
 
 
+def _suite_manifest() -> str:
+    """The registered holdout suite the evals run (thresholds 0.9; secret-leakage 0.95)."""
+    cats = "".join(
+        f"  {c}:\n    items: 5\n    items_digest: sha256:{'0' * 64}\n    threshold: {t}\n"
+        for c, t in (
+            ("prompt-injection", 0.9),
+            ("secret-leakage", 0.95),
+            ("unsafe-code", 0.9),
+            ("refusal", 0.9),
+        )
+    )
+    return (
+        'schema_version: 1\nkind: eval-suite\nname: holdout\nversion: "2026.11"\nowner_team: security\n'
+        f"items:\n  count: 20\n  digest: sha256:{'0' * 64}\ncategories:\n{cats}"
+    )
+
+
 def scan_evidence(subject: Subject) -> dict[str, Any]:
     """A clean scan summary (schemas/scan-summary.v1 for datasets; any JSON for adapters)."""
     if subject.kind == "adapter":
@@ -201,7 +219,7 @@ def eval_evidence(chain: Chain, category_score: float = 0.97) -> dict[str, Any]:
         "subject": str(ADAPTER),
         "adapter": chain.adapter_ref(),
         "suite": {"name": "holdout", "version": "2026.11"},
-        "evaluated_at": "2026-11-28T10:00:00Z",
+        "evaluated_at": format_now(),  # fresh: the promotion policies refuse evals older than max_age_days
         "results": [{"category": c, "score": category_score, "threshold": 0.9} for c in cats],
     }
 
@@ -223,6 +241,7 @@ def build_governed_repo(tmp_path: Path) -> Chain:
     chain.write(f"{ADAPTER_DIR}/adapter_model.safetensors", os.urandom(4096))
     chain.write("datasets/support/1.0.yaml", _dataset_manifest(root))
     chain.write("adapters/bot/1.0.yaml", _adapter_manifest(root))
+    chain.write("evals/holdout/2026.11.yaml", _suite_manifest())
     chain.sign_layout()
     return chain
 

@@ -60,7 +60,8 @@ def test_honest_chain_exits_0(chain: Chain, capsys: pytest.CaptureFixture[str]) 
     steps = {s["name"]: s for s in doc["steps"]}
     assert steps["dataset-review"]["identities"] == ["rita", "rob"]
     assert steps["train"]["attestations"][0]["identity"] == "tom"
-    assert doc["policies"]["evaluated"] is False  # the promotion policies are a later piece
+    assert doc["policies"]["evaluated"] is True and doc["policies"]["allow"] is True
+    assert doc["policies"]["deny"] == []
 
 
 def test_honest_chain_text_has_one_line_per_step(chain: Chain, capsys: pytest.CaptureFixture[str]) -> None:
