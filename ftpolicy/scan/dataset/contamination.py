@@ -58,11 +58,30 @@ _NONWORD = re.compile(r"[\W_]+", re.U)
 _TEXT_KEYS = ("prompt", "input", "question", "instruction", "text", "content")
 
 
+# ASCII fast path of ``normalise``: letters lower-cased, digits kept, every other byte a space
+_ASCII_WORDS = bytes(
+    (c | 0x20 if 65 <= c <= 90 else c) if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122) else 32
+    for c in range(256)
+)
+
+
 def normalise(text: str) -> list[str]:
     """Words of ``text`` after NFKC, lower-casing and dropping punctuation."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
+    if text.isascii():  # same words as below, without the regular expression
+        return text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
+    text = unicodedata.normalize("NFKC", text)
     return _NONWORD.sub(" ", text.lower()).split()
+
+
+def _vocab_gaps(words: list[str], vocab: frozenset[str], n: int) -> list[tuple[int, int]]:
+    """``(start, end)`` of every run of at least ``n`` consecutive ``vocab`` words."""
+    out = []
+    prev = -1
+    for b in [i for i, w in enumerate(words) if w not in vocab] + [len(words)]:
+        if b - prev - 1 >= n:
+            out.append((prev + 1, b))
+        prev = b
+    return out
 
 
 def _h(words: list[str]) -> int:
@@ -190,21 +209,32 @@ class ContaminationDetector:
         self.min_containment = float(section.get("min_weighted_containment", 0.7))
         min_item_words = int(section.get("min_item_words", 8))
         word_sets: dict[str, set[str]] = {}
+        vocab: set[str] = set()
+        first_of: dict[int, str] = {}
+        short_first: dict[int, set[str]] = {}
         for item in items:
             self.items[item.item_id] = item
             words = normalise(item.text)
             if len(set(words)) >= min_item_words:
                 word_sets[item.item_id] = set(words)
+            vocab.update(words)
             if len(words) >= self.n:
-                hs = {_h(words[i : i + self.n]) for i in range(len(words) - self.n + 1)}
+                hs = set()
+                for i in range(len(words) - self.n + 1):
+                    h = _h(words[i : i + self.n])
+                    hs.add(h)
+                    first_of.setdefault(h, words[i])
                 self.grams_per_item[item.item_id] = len(hs)
                 for h in hs:
                     df.setdefault(h, set()).add(item.item_id)
             elif len(words) >= min_short:
                 self.short.setdefault(len(words), {})[_h(words)] = item.item_id
+                short_first.setdefault(len(words), set()).add(words[0])
+        gram_first: set[str] = set()
         for h, owners in df.items():
             if len(owners) <= max_df:
                 self.grams[h] = sorted(owners)[0]
+                gram_first.add(first_of[h])
         # inverse-document-frequency weights of item words, across the holdout items
         n_items = max(1, len(self.items))
         word_df: dict[str, int] = {}
@@ -232,29 +262,50 @@ class ContaminationDetector:
                 if word_df[w] <= common_df:
                     self.postings.setdefault(w, []).append(item_id)
         self.posting_words = frozenset(self.postings)
+        self.common_words: frozenset[str] = frozenset().union(*self.item_common.values())
+        # exact prefilters for the hashed windows: a window can only be in ``grams`` when all
+        # its words are holdout words and its first word starts an indexed 13-gram (or a
+        # short item of that length), so the scan hashes only those windows
+        self.vocab: frozenset[str] = frozenset(vocab)
+        self.gram_first: frozenset[str] = frozenset(gram_first)
+        self.short_first: dict[int, frozenset[str]] = {k: frozenset(v) for k, v in short_first.items()}
 
     def scan(self, record: Record) -> Iterator[Finding]:
         """Holdout overlap in every field of ``record``."""
         if not self.grams and not self.short and not self.postings:
             return
+        vocab = self.vocab
+        n = self.n
         for field in record.fields:
             words = normalise(field.text)
             hits: dict[str, int] = {}
             first: dict[str, int] = {}
-            if self.grams and len(words) >= self.n:
-                for i in range(len(words) - self.n + 1):
-                    owner = self.grams.get(_h(words[i : i + self.n]))
-                    if owner is not None:
-                        hits[owner] = hits.get(owner, 0) + 1
-                        first.setdefault(owner, i)
             exact: str | None = None
+            if self.grams and len(words) >= n:
+                gram_first = self.gram_first
+                grams = self.grams
+                # a window can match only inside a run of holdout words
+                for lo, hi in _vocab_gaps(words, vocab, n):
+                    for i in range(lo, hi - n + 1):
+                        if words[i] not in gram_first:
+                            continue
+                        owner = grams.get(_h(words[i : i + n]))
+                        if owner is not None:
+                            hits[owner] = hits.get(owner, 0) + 1
+                            first.setdefault(owner, i)
             for length, table in self.short.items():
                 if len(words) < length:
                     continue
-                for i in range(len(words) - length + 1):
-                    owner = table.get(_h(words[i : i + length]))
-                    if owner is not None:
-                        exact = owner
+                firsts = self.short_first[length]
+                for lo, hi in _vocab_gaps(words, vocab, length):
+                    for i in range(lo, hi - length + 1):
+                        if words[i] not in firsts:
+                            continue
+                        owner = table.get(_h(words[i : i + length]))
+                        if owner is not None:
+                            exact = owner
+                            break
+                    if exact:
                         break
                 if exact:
                     break
@@ -268,11 +319,17 @@ class ContaminationDetector:
                         weight = self.idf[w]
                         for o in owners:
                             acc[o] = acc.get(o, 0.0) + weight
+                idf = self.idf
+                # the common words this field has bound what any item can gain from them
+                # (the slack keeps float summation order from deciding a borderline case)
+                field_common = sum([idf[w] for w in distinct & self.common_words]) + 1e-9
+                too_long = len(distinct)
                 for o, v in acc.items():
+                    if o in hits or too_long > 5 * self.item_size[o]:
+                        continue  # reported as an n-gram overlap, or not like with like (below)
                     total = self.item_weight[o]
-                    if v + self.common_weight[o] < self.min_containment * total:
+                    if v + min(self.common_weight[o], field_common) < self.min_containment * total:
                         continue  # cannot reach the threshold even with every common word
-                    idf = self.idf
                     v += sum([idf[w] for w in self.item_common[o] & distinct])
                     score = v / total
                     # a very long field contains most words of anything: compare like with like
