@@ -263,6 +263,9 @@ def evaluate_check(
             return CheckResult(pi, None, report)
         folder = pi.document["config"]["engine"]["extra_policies"]
         modules, packages, module_notes = _user_modules(git, pi.head, pi.prefix, folder)
+        from ftpolicy.promotion import add_chain_facts
+
+        notes.extend(add_chain_facts(git, root, pi.head, pi.prefix, pi.document))  # adapters, registry
     notes.extend(module_notes)
     policy_set = library.with_modules(modules) if modules else library
     pi.document["policy"]["packages"] = packages

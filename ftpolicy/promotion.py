@@ -177,14 +177,7 @@ def _config(root: Path) -> dict[str, Any]:
     manifest, problems = check_manifest(CONFIG_FILE, raw, kind="config", root=root)
     if problems:
         raise ConfigError(problems[0].message, code="config.invalid")
-    return _promotion_defaults(manifest.data, config_with_defaults(manifest.data))
-
-
-def _promotion_defaults(raw: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """``datasets.min_reviewers`` defaults to 2 for promotion, as the layout's threshold does."""
-    if "min_reviewers" not in (raw.get("datasets") or {}):
-        config["datasets"]["min_reviewers"] = 2
-    return config
+    return config_with_defaults(manifest.data)
 
 
 def _head(root: Path) -> str:

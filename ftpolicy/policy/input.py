@@ -123,7 +123,7 @@ def config_with_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
     datasets = cfg.setdefault("datasets", {})
     datasets.setdefault("licence_allowlist", list(DEFAULT_LICENCE_ALLOWLIST))
     datasets.setdefault("untrusted_source_kinds", ["user-generated"])
-    datasets.setdefault("min_reviewers", 1)
+    datasets.setdefault("min_reviewers", 2)  # as the layout's dataset-review threshold
     evals = cfg.setdefault("evals", {})
     evals.setdefault("required_categories", list(ALL_CATEGORIES))
     evals.setdefault("max_age_days", 90)
