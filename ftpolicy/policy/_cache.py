@@ -1,4 +1,9 @@
-"""A local cache of manifest parse results, keyed by the manifest's exact bytes.
+"""Local caches in the Git directory: manifest parse results and chunk decisions.
+
+:class:`ParseCache` maps a manifest's exact bytes to its parse result; :class:`DecisionCache`
+maps (policy set digest, engine, exact chunk input) to the embedded engine's decision for one
+chunk of a large full check (:mod:`ftpolicy.policy.chunked`).
+
 
 Parsing and schema-checking a manifest costs a few milliseconds in pure Python; a full check of
 a repository with ten thousand manifests would spend most of its time there although the
@@ -68,6 +73,8 @@ def _git_dir(root: Path) -> Path | None:
 class ParseCache:
     """Parse results by content key; :meth:`save` writes new entries back (atomically)."""
 
+    FILE = _FILE
+
     def __init__(self, root: Path) -> None:
         self._path: Path | None = None
         self._entries: dict[str, Any] = {}
@@ -77,7 +84,7 @@ class ParseCache:
         git_dir = _git_dir(root)
         if git_dir is None:
             return
-        self._path = git_dir / "ftpolicy" / _FILE
+        self._path = git_dir / "ftpolicy" / self.FILE
         try:
             doc = json.loads(self._path.read_text(encoding="utf-8"))
             if doc.get("salt") == _salt().hex() and isinstance(doc.get("entries"), dict):
@@ -140,3 +147,18 @@ class ParseCache:
             write_text_atomic(self._path, json.dumps(doc, separators=(",", ":")))
         except OSError:
             pass  # a cache that cannot be written only costs time
+
+
+class DecisionCache(ParseCache):
+    """Raw decisions of full-check chunks, keyed by :func:`ftpolicy.policy.chunked.chunk_digest`.
+
+    The key covers the policy set digest, the engine and its version, and every byte of the
+    chunk's input (the check time included: a check at another time is evaluated afresh).
+    """
+
+    FILE = "decision-cache.v1.json"
+
+    @staticmethod
+    def key_for(engine: str, chunk_key: str) -> str:
+        """The cache key of a chunk whose input and policies hash to ``chunk_key`` on ``engine``."""
+        return hashlib.sha256(_salt() + engine.encode() + b"\0" + chunk_key.encode()).hexdigest()
