@@ -155,7 +155,7 @@ class ApprovalBypassDetector:
             if field.role not in self.roles:
                 continue
             text = field.text
-            hits = self.index.hits(text.lower())
+            hits = self.index.hits_text(text)[1]
             spans: list[tuple[int, int]] | None = None
             starts: list[int] = []
             seen: list[tuple[int, int]] = []

@@ -51,7 +51,7 @@ from ftpolicy.scan.dataset.readers import (
     iter_records,
     split_units,
 )
-from ftpolicy.scan.dataset.rules import RulePack, load_rules
+from ftpolicy.scan.dataset.rules import RulePack, load_rules, share_keyword_indexes
 
 DATA_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".json.gz", ".parquet")
 SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
@@ -243,6 +243,7 @@ def build_detectors(spec: _DetectorSpec) -> list[RecordDetector]:
     ]
     if spec.holdout:
         detectors.append(ContaminationDetector(spec.holdout, section("contamination")))
+    share_keyword_indexes(detectors)  # one keyword pass per field for all of them
     return detectors
 
 

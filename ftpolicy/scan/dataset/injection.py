@@ -120,7 +120,7 @@ class PromptInjectionDetector:
         """Injected instructions in every field of ``record``."""
         for field in record.fields:
             text = field.text
-            hits = self.index.hits(text.lower())
+            hits = self.index.hits_text(text)[1]
             self._field_discusses = None
             spans: list[tuple[int, int]] | None = None
             starts: list[int] = []

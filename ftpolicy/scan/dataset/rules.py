@@ -171,6 +171,17 @@ class KeywordIndex:
                 automaton.add_word(k, (len(k), tuple(rules)))
             automaton.make_automaton()
             self._automaton = automaton
+        self._shared: SharedKeywordIndex | None = None
+        self._slot = 0
+
+    def hits_text(self, text: str) -> tuple[str, dict[int, list[tuple[int, int]]]]:
+        """``(text.lower(), hits(text.lower()))``; when the index is part of a
+        :class:`SharedKeywordIndex`, one automaton pass serves every detector sharing it
+        (computed once per field text)."""
+        if self._shared is not None:
+            return self._shared.lookup(text, self._slot)
+        low = text.lower()
+        return low, self.hits(low)
 
     def hits(self, low: str) -> dict[int, list[tuple[int, int]]]:
         """Rule index -> ``(start, end)`` of every keyword occurrence in ``low``."""
@@ -198,6 +209,71 @@ class KeywordIndex:
                     out.setdefault(r, []).append((i, i + len(k)))
                 i = low.find(k, i + 1)
         return out
+
+
+class SharedKeywordIndex:
+    """One Aho-Corasick pass per field text for several :class:`KeywordIndex` instances.
+
+    The record detectors each look for their own keywords in the same field texts; this
+    joins their keywords into one automaton and remembers the results for the fields of
+    the current record, so that the secret, approval-bypass and prompt-injection
+    detectors share a single lower-casing and a single scan of every field. Each index
+    gets exactly the hits its own :meth:`KeywordIndex.hits` would return (span lists may
+    be in another order; callers sort them).
+    """
+
+    def __init__(self, indexes: list[KeywordIndex]) -> None:
+        import ahocorasick
+
+        targets: dict[str, list[tuple[int, int]]] = {}
+        for slot, index in enumerate(indexes):
+            for k, rules in index.by_keyword.items():
+                targets.setdefault(k, []).extend((slot, r) for r in rules)
+        self._slots = len(indexes)
+        self._automaton: Any = None
+        if targets:
+            automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
+            for k, owners in targets.items():
+                automaton.add_word(k, (len(k), tuple(owners)))
+            automaton.make_automaton()
+            self._automaton = automaton
+        self._cache: dict[int, tuple[str, str, list[dict[int, list[tuple[int, int]]]]]] = {}
+        for slot, index in enumerate(indexes):
+            index._shared = self
+            index._slot = slot
+
+    def lookup(self, text: str, slot: int) -> tuple[str, dict[int, list[tuple[int, int]]]]:
+        """``(text.lower(), hits of the index in ``slot``)`` for ``text``."""
+        entry = self._cache.get(id(text))
+        if entry is None or entry[0] is not text:
+            low = text.lower()
+            out: list[dict[int, list[tuple[int, int]]]] = [{} for _ in range(self._slots)]
+            if self._automaton is not None:
+                for end, (length, owners) in self._automaton.iter(low):
+                    span = (end + 1 - length, end + 1)
+                    for s, r in owners:
+                        d = out[s]
+                        lst = d.get(r)
+                        if lst is None:
+                            d[r] = [span]
+                        else:
+                            lst.append(span)
+            if len(self._cache) >= 64:  # the fields of the current record are what is asked for
+                self._cache.clear()
+            # the entry holds the text, so its id cannot be reused while it is cached
+            entry = self._cache[id(text)] = (text, low, out)
+        return entry[1], entry[2][slot]
+
+
+def share_keyword_indexes(detectors: list[Any]) -> SharedKeywordIndex | None:
+    """Join the keyword indexes (attribute ``index``) of ``detectors`` into one pass."""
+    indexes = [d.index for d in detectors if isinstance(getattr(d, "index", None), KeywordIndex)]
+    if len(indexes) < 2:
+        return None
+    try:
+        return SharedKeywordIndex(indexes)
+    except ImportError:  # pragma: no cover - declared dependency
+        return None
 
 
 def merge_windows(spans: list[tuple[int, int]], n: int, before: int, after: int) -> list[tuple[int, int]]:

@@ -191,8 +191,7 @@ class SecretDetector:
 
     def find(self, text: str) -> list[tuple[_Rule, int, int, str]]:
         """``(rule, start, end, value)`` for each secret in ``text`` (non-overlapping)."""
-        low = text.lower()
-        hits = self.index.hits(low)
+        low, hits = self.index.hits_text(text)
         spans: list[tuple[_Rule, int, int, str]] = []
         for i in sorted(hits) if self._all_keyed else range(len(self.rules)):
             rule = self.rules[i]
