@@ -13,16 +13,22 @@ engine and turns the :class:`~ftpolicy.policy.decision.Decision` into a
 :class:`~ftpolicy.errors.EvaluationError` (exit 3) or a configuration/Git error (exit 2): a
 check never passes because it could not look.
 
-Policies evaluated: the bundled default library (or ``policies=DIR`` in its place) plus the
-governed repository's own Rego (``policies/`` or ``engine.extra_policies``) as committed at
-``head``, without its ``*_test.rego`` files. User packages must be ``ftpolicy.<name>`` with a
+Policies evaluated: the bundled default library (or ``policies=DIR`` in its place), the local
+folders given as ``extra_policies`` (``--extra-policies DIR``), and the governed repository's
+own Rego (``policies/`` or ``engine.extra_policies``) as committed at ``head``, without
+``*_test.rego`` files. User packages must be ``ftpolicy.<name>`` with a
 name of their own: extending ``ftpolicy.main``, ``ftpolicy.lib`` or a default package could
 weaken the defaults, so it is refused.
+
+A full check of more than :data:`~ftpolicy.policy.chunked.CHUNK_MANIFESTS` manifests on the
+embedded engine is evaluated in chunks with the same decision (:mod:`ftpolicy.policy.chunked`);
+chunk decisions are cached in ``.git/ftpolicy/`` by policy digest and exact input.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,8 +99,6 @@ def _user_modules(
     git: GitRepo, head: str, prefix: str, folder: str
 ) -> tuple[dict[str, str], list[str], list[str]]:
     """The repository's Rego at ``head``: modules, the ftpolicy.* packages to collect, notes."""
-    from ftpolicy.policy.engines._rego_source import LexError, module_package, tokenize
-
     folder = folder.strip("/")
     files = [
         p
@@ -116,40 +120,50 @@ def _user_modules(
             raise EvaluationError(
                 "policy file is not UTF-8 text", location=Location(display), code="policy.encoding"
             ) from None
-        try:
-            found = module_package(tokenize(source))
-        except LexError as exc:
-            raise EvaluationError(
-                f"policy does not parse: {exc.message}",
-                location=Location(display, exc.line, exc.col),
-                code="policy.compile",
-            ) from None
-        if found is None:
-            raise EvaluationError(
-                "policy file has no plain 'package a.b.c' declaration ftpolicy can read",
-                hint="start the file with a line such as 'package ftpolicy.acme'",
-                location=Location(display, 1),
-                code="policy.compile",
-            )
-        package, line = found
-        parts = package.split(".")
-        if parts[0] == "ftpolicy" and len(parts) >= 2 and parts[1] in _RESERVED:
-            raise ConfigError(
-                f"package {package} belongs to ftpolicy's default library; repository policies "
-                "may not extend it",
-                hint="put your rules in a package of your own, e.g. 'package ftpolicy.acme'",
-                location=Location(display, line),
-                code="policy.reserved-package",
-            )
-        if parts[0] == "ftpolicy" and len(parts) == 2:
-            packages.append(parts[1])
-        else:
-            notes.append(
-                f"{display}: package {package} is not collected directly "
-                "(ftpolicy collects deny/warn/exception from packages named ftpolicy.<name>)"
-            )
+        _collect(display, source, packages, notes, "repository policies")
         modules[display] = source
     return modules, sorted(set(packages)), notes
+
+
+def _collect(display: str, source: str, packages: list[str], notes: list[str], whose: str) -> None:
+    """Add the ``ftpolicy.<name>`` package of a user module to ``packages`` (else a note).
+
+    A package of the default library (or ``ftpolicy.main``/``ftpolicy.lib``) is refused: extending
+    it could weaken the defaults.
+    """
+    from ftpolicy.policy.engines._rego_source import LexError, module_package, tokenize
+
+    try:
+        found = module_package(tokenize(source))
+    except LexError as exc:
+        raise EvaluationError(
+            f"policy does not parse: {exc.message}",
+            location=Location(display, exc.line, exc.col),
+            code="policy.compile",
+        ) from None
+    if found is None:
+        raise EvaluationError(
+            "policy file has no plain 'package a.b.c' declaration ftpolicy can read",
+            hint="start the file with a line such as 'package ftpolicy.acme'",
+            location=Location(display, 1),
+            code="policy.compile",
+        )
+    package, line = found
+    parts = package.split(".")
+    if parts[0] == "ftpolicy" and len(parts) >= 2 and parts[1] in _RESERVED:
+        raise ConfigError(
+            f"package {package} belongs to ftpolicy's default library; {whose} may not extend it",
+            hint="put your rules in a package of your own, e.g. 'package ftpolicy.acme'",
+            location=Location(display, line),
+            code="policy.reserved-package",
+        )
+    if parts[0] == "ftpolicy" and len(parts) == 2:
+        packages.append(parts[1])
+    else:
+        notes.append(
+            f"{display}: package {package} is not collected directly "
+            "(ftpolicy collects deny/warn/exception from packages named ftpolicy.<name>)"
+        )
 
 
 def _finding(pi: PolicyInput, v: Violation, level: str, properties: dict[str, Any] | None = None) -> Finding:
@@ -217,11 +231,66 @@ def _report(
     )
 
 
-def _library(policies: Path | None) -> PolicySet:
+def _library(policies: Path | None, extra: Sequence[Path] = ()) -> tuple[PolicySet, list[str], list[str]]:
+    """The policy library (bundled, or ``policies`` in its place) plus the ``extra`` folders.
+
+    Returns the set, the ``ftpolicy.<name>`` packages of the extra folders' modules, and notes.
+    """
     from ftpolicy.policy.engines import load_policy_set
     from ftpolicy.resources import policies_dir
 
-    return load_policy_set([Path(policies) if policies is not None else policies_dir()])
+    base = [Path(policies) if policies is not None else policies_dir()]
+    library = load_policy_set(base)
+    if not extra:
+        return library, [], []
+    combined = load_policy_set([*base, *(Path(e) for e in extra)])
+    packages: list[str] = []
+    notes: list[str] = []
+    for name in sorted(set(combined.modules) - set(library.modules)):
+        _collect(name, combined.modules[name], packages, notes, "extra policy folders")
+    added = len(combined.modules) - len(library.modules)
+    notes.append(f"with {added} policy module(s) from --extra-policies ({', '.join(map(str, extra))})")
+    return combined, sorted(set(packages)), notes
+
+
+def _decide(
+    eng: Any, engine: str, policy_set: PolicySet, pi: PolicyInput, root: Path, notes: list[str]
+) -> Any:
+    """The raw decision: one query, or chunks of a large full check on the embedded engine."""
+    from ftpolicy.policy.chunked import CHUNK_MANIFESTS, chunk_digest, merge_decisions, split_input
+    from ftpolicy.policy.decision import DECISION_QUERY
+
+    subjects = sum(1 for m in pi.document["manifests"] if m["subject"])
+    if engine != "embedded" or pi.mode != "full" or subjects <= CHUNK_MANIFESTS:
+        return eng.query(policy_set, DECISION_QUERY, pi.document)
+    from ftpolicy.policy._cache import DecisionCache
+
+    chunks = split_input(pi.document, pi.subjects, CHUNK_MANIFESTS)
+    cache = DecisionCache(root)
+    version = eng.version()
+    raws = []
+    used: set[str] = set()
+    hits = 0
+    for chunk in chunks:
+        key = DecisionCache.key_for(version, chunk_digest(policy_set.digest, chunk))
+        used.add(key)
+        raw = cache.get(key)
+        if raw is None:
+            raw = eng.query(policy_set, DECISION_QUERY, chunk)
+            cache.put(key, raw)
+        else:
+            hits += 1
+        raws.append(raw)
+    cache.save(keep=used)
+    notes.append(
+        f"evaluated in {len(chunks)} chunks of at most {CHUNK_MANIFESTS} manifests"
+        + (
+            f" ({hits} decided earlier with the same policies and input, from the decision cache)"
+            if hits
+            else ""
+        )
+    )
+    return merge_decisions(raws)
 
 
 def evaluate_check(
@@ -233,13 +302,14 @@ def evaluate_check(
     opa_url: str | None = None,
     opa_token: str | None = None,
     policies: Path | None = None,
+    extra_policies: Sequence[Path] = (),
     now: str | None = None,
     fail_on_warn: bool = False,
 ) -> CheckResult:
     """Run a check and return the input, the decision and the report (see :func:`run_check`)."""
     from ftpolicy.git import GitRepo
     from ftpolicy.manifest import find_repo_root
-    from ftpolicy.policy.decision import DECISION_QUERY, parse_decision
+    from ftpolicy.policy.decision import parse_decision
     from ftpolicy.policy.engines import get_engine
     from ftpolicy.policy.input import build_input
 
@@ -250,7 +320,8 @@ def evaluate_check(
             code="usage.now",
         )
     root = Path(repo) if repo is not None else find_repo_root(Path.cwd())
-    library = _library(policies)  # a missing --policies folder is a usage error before any Git work
+    # A missing --policies / --extra-policies folder is an error before any Git work.
+    library, extra_packages, extra_notes = _library(policies, extra_policies)
     with GitRepo.open(root) as git:
         pi = build_input(git, root=root, head=head, base=base, now=now)
         notes = [*pi.notes]
@@ -267,8 +338,9 @@ def evaluate_check(
 
         notes.extend(add_chain_facts(git, root, pi.head, pi.prefix, pi.document))  # adapters, registry
     notes.extend(module_notes)
+    notes.extend(extra_notes)
     policy_set = library.with_modules(modules) if modules else library
-    pi.document["policy"]["packages"] = packages
+    pi.document["policy"]["packages"] = sorted({*packages, *extra_packages})
     if pi.mode == "diff":
         kinds = sum(1 for m in pi.document["manifests"] if m["subject"])
         notes.append(f"checked {kinds} changed manifest(s) of {len(pi.changed)} changed path(s) since {base}")
@@ -278,7 +350,7 @@ def evaluate_check(
         notes.append(f"with {len(modules)} policy module(s) from the repository ({folder}/)")
     eng = get_engine(engine, opa_url=opa_url, token=opa_token)
     try:
-        raw = eng.query(policy_set, DECISION_QUERY, pi.document)
+        raw = _decide(eng, engine, policy_set, pi, root, notes)
         engine_name = eng.version()
     except EvaluationError as exc:
         if engine == "embedded" and len(pi.document["manifests"]) > _LARGE:
@@ -312,6 +384,7 @@ def run_check(
     opa_url: str | None = None,
     opa_token: str | None = None,
     policies: Path | None = None,
+    extra_policies: Sequence[Path] = (),
     now: str | None = None,
     fail_on_warn: bool = False,
 ) -> Report:
@@ -330,6 +403,7 @@ def run_check(
         opa_url=opa_url,
         opa_token=opa_token,
         policies=policies,
+        extra_policies=extra_policies,
         now=now,
         fail_on_warn=fail_on_warn,
     ).report

@@ -14,6 +14,7 @@ Examples:
   ftpolicy check --base origin/main --format github    annotations + job summary
   ftpolicy check --base origin/main --format sarif --output check.sarif
   ftpolicy check --engine opa --opa-url http://127.0.0.1:8181
+  ftpolicy check --base origin/main --extra-policies ../org-policies
 
 \b
 Exit codes: 0 pass, 1 denied (or warned, with --fail-on-warn),
@@ -52,6 +53,16 @@ policy does not compile, undefined decision, evaluation error)."""
     "are always added).",
 )
 @click.option(
+    "--extra-policies",
+    "extra_policies",
+    type=click.Path(file_okay=False, path_type=Path),
+    multiple=True,
+    metavar="DIR",
+    help="Policy folder (local files) added beside the bundled defaults and the repository's own "
+    "policies; repeatable. Packages ftpolicy.<name> are collected; the default packages may not be "
+    "extended.",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "sarif", "github"]),
@@ -76,6 +87,7 @@ def check(
     opa_url: str | None,
     opa_token: str | None,
     policies: Path | None,
+    extra_policies: tuple[Path, ...],
     fmt: str,
     output: Path | None,
     fail_on_warn: bool,
@@ -100,6 +112,7 @@ def check(
         opa_url=opa_url or os.environ.get("FTPOLICY_OPA_URL") or None,
         opa_token=opa_token or os.environ.get("FTPOLICY_OPA_TOKEN") or None,
         policies=policies,
+        extra_policies=extra_policies,
         now=os.environ.get("FTPOLICY_NOW") or None,
         fail_on_warn=fail_on_warn,
     )

@@ -32,7 +32,7 @@ from typing import Any
 
 __all__ = ["CHUNK_MANIFESTS", "chunk_digest", "merge_decisions", "split_input"]
 
-CHUNK_MANIFESTS = 1000
+CHUNK_MANIFESTS = 500
 """Subject manifests per chunk on the embedded engine."""
 
 

@@ -73,7 +73,7 @@ def _canon(decision: Any) -> list[str]:
 
 
 def _compare(engine: Any, document: dict[str, Any], subjects: tuple[str, ...]) -> None:
-    library = _library(None)
+    library = _library(None)[0]
     single = engine.query(library, DECISION_QUERY, document)
     rules = {v["rule"] for v in single["deny"]} | {v["rule"] for v in single["warn"]}
     assert {
