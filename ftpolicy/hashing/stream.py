@@ -423,6 +423,8 @@ def hash_files(
     if not paths:
         return []
     workers = min(jobs, len(paths))
+    if workers > 1 and _use_processes(paths):
+        return _hash_files_in_processes(paths, shown, workers, count_records, chunk_size, on_bytes)
     # Counting in a helper thread overlaps it with hashing, which pays off only while
     # cores are idle; when every core already hashes a file, counting inline is cheaper.
     overlap = workers < available_cpus() if _OVERLAP is None else _OVERLAP
@@ -443,6 +445,65 @@ def hash_files(
             )
             for p, d in zip(paths, shown, strict=True)
         ]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+# Above this many bytes in all, several files are hashed in separate processes: hashing
+# releases the GIL but record counting does not, and measured under load two threads
+# reached 0.6-0.8x of one hashlib stream while two processes reached 1.4-1.8x.
+PROCESS_THRESHOLD = 64 * 1024 * 1024
+
+
+def _use_processes(paths: Sequence[str | os.PathLike[str]]) -> bool:
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    total = 0
+    for p in paths:
+        try:
+            total += os.stat(p).st_size
+        except OSError:
+            return False  # let the thread path report the error in its usual way
+    return total >= PROCESS_THRESHOLD
+
+
+def _hash_files_in_processes(
+    paths: Sequence[str | os.PathLike[str]],
+    shown: Sequence[str | None],
+    workers: int,
+    count_records: bool,
+    chunk_size: int,
+    on_bytes: ProgressCallback | None,
+) -> list[FileDigest]:
+    """Hash files in forked worker processes; progress advances per finished file."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        futures = [
+            pool.submit(
+                hash_file,
+                p,
+                count_records=count_records,
+                chunk_size=chunk_size,
+                display=d,
+                _overlap=False,
+            )
+            for p, d in zip(paths, shown, strict=True)
+        ]
+        if on_bytes is not None:
+            from concurrent.futures import as_completed
+
+            for f in as_completed(futures):
+                if f.exception() is None:
+                    on_bytes(f.result().bytes)
         try:
             return [f.result() for f in futures]
         except BaseException:

@@ -23,6 +23,7 @@ from ftpolicy.hashing import (
     hash_files,
     shard_format,
 )
+from ftpolicy.hashing import stream as stream_module
 
 
 def reference_count(data: bytes) -> int:
@@ -237,3 +238,28 @@ def test_zstd_framing_skippable_frames_checksums_and_truncation(tmp_path: Path) 
         path.write_bytes((skippable + frame)[:cut])
         with pytest.raises(HashingError, match=r"not a valid jsonl\.zst"):
             hash_file(path)
+
+
+def test_process_pool_path_agrees_with_threads_and_reports_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large inputs are hashed in forked processes; results, progress and errors match."""
+    rng = random.Random(5)
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"s{i}.jsonl"
+        p.write_bytes(b"".join(b'{"i": %d}\n' % rng.randrange(10**6) for _ in range(500 + i)))
+        paths.append(p)
+    threads = hash_files(paths, jobs=2)
+    monkeypatch.setattr(stream_module, "PROCESS_THRESHOLD", 0)
+    seen: list[int] = []
+    procs = hash_files(paths, jobs=2, on_bytes=seen.append)
+    assert [(d.sha256, d.bytes, d.records) for d in procs] == [
+        (d.sha256, d.bytes, d.records) for d in threads
+    ]
+    assert sorted(seen) == sorted(p.stat().st_size for p in paths)
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(b"\x1f\x8b\x08\x00not gzip at all")
+    with pytest.raises(HashingError) as info:
+        hash_files([*paths, bad], jobs=2)
+    assert info.value.location is not None and "bad.jsonl.gz" in info.value.location.path
