@@ -16,6 +16,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import site
 import subprocess
 import sys
@@ -209,6 +210,49 @@ def test_control_plane_change_reports_its_rule(scenario: Scenario) -> None:
     assert result.outputs["result"] == "fail", explain(result)
     assert ("policies/acme.rego", None, "change/control-plane") in errors(result)
     assert "`change/control-plane`" in result.summary
+
+
+TICKET_POLICY = """package ftpolicy.acme
+
+import rego.v1
+
+deny contains v if {
+	some m in input.manifests
+	m.subject
+	m.kind == "dataset"
+	not startswith(m.data.change_summary, "ACME-")
+	v := {
+		"rule": "acme/ticket-id",
+		"msg": sprintf("%s: change_summary must start with a ticket id", [m.path]),
+		"path": m.path,
+		"pointer": "/change_summary",
+	}
+}
+"""
+
+
+def test_extra_policy_directory_denies_beside_the_defaults(scenario: Scenario) -> None:
+    scenario.origin.commit(
+        "add 1.2.0 and the organisation's policies",
+        {NEW_DS: new_version(scenario.origin), "org-policies/acme.rego": TICKET_POLICY},
+    )
+    assert scenario.run().outputs["result"] == "pass"  # without the input, the defaults pass it
+    shutil.rmtree(scenario.tmp / "workspace")
+    shutil.rmtree(scenario.tmp / "runner-temp")
+    result = scenario.run(inputs={"policies": "org-policies"})
+    assert result.outputs["result"] == "fail", explain(result)
+    (finding,) = errors(result)
+    assert finding[0] == NEW_DS and finding[2] == "acme/ticket-id" and finding[1]
+    assert "`acme/ticket-id`" in result.summary
+
+
+def test_extra_policy_directory_may_not_extend_the_defaults(scenario: Scenario) -> None:
+    sneaky = TICKET_POLICY.replace("package ftpolicy.acme", "package ftpolicy.dataset")
+    scenario.origin.commit("sneaky", {NEW_DS: new_version(scenario.origin), "org/p.rego": sneaky})
+    result = scenario.run(inputs={"policies": "org"})
+    assert result.outputs["result"] == "error", explain(result)
+    (ann,) = [a for a in result.annotations if a.command == "error"]
+    assert "ftpolicy.dataset" in ann.message and "default library" in ann.message
 
 
 def test_shallow_checkout_is_a_clear_error(scenario: Scenario) -> None:
