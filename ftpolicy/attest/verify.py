@@ -267,7 +267,7 @@ class ChainFacts:
             "dataset_files_not_present": self.dataset_files_absent,
             "in_toto": self.in_toto,
             "failures": [f.to_dict() for f in self.failures],
-            "policies": "not evaluated (the ftpolicy.promotion policies are added with the policy engine)",
+            "policies": {"evaluated": False, "reason": "the chain only; see ftpolicy.promotion"},
         }
 
 

@@ -60,13 +60,15 @@ def verify() -> None:
     type=click.Choice(["text", "json", "sarif", "github"]),
     default="text",
     show_default=True,
-    help="json: the verified facts (ftpolicy/chain-facts/v1); sarif/github: the failures.",
+    help="json: the verified facts (ftpolicy/chain-facts/v1) and the decision; sarif/github: "
+    "the failures and the policy violations.",
 )
 @click.option(
     "--until",
     default=None,
     metavar="STEP",
-    help="Verify the chain only up to STEP (e.g. security-approval, before promoting).",
+    help="Verify the chain only up to STEP (e.g. security-approval, before promoting); "
+    "the promotion policies are then not evaluated.",
 )
 @click.option(
     "--export",
