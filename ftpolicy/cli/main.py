@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("ftpolicy.cli.registry_cmd:rollback", "Return a channel to its previous good version."),
     "revoke": ("ftpolicy.cli.registry_cmd:revoke", "Revoke an adapter version everywhere."),
     "registry": ("ftpolicy.cli.registry_cmd:registry", "Show an adapter's registry channels and history."),
+    "eval": ("ftpolicy.cli.eval_cmd:eval_group", "Seal holdout suites, run security evals, import results."),
+    "audit": ("ftpolicy.cli.audit_cmd:audit", "Compliance audit: replay a past commit, registry audit log."),
 }
 
 

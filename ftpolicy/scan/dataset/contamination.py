@@ -38,7 +38,6 @@ contaminated holdout no longer measures what it claims.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import unicodedata
@@ -47,7 +46,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ftpolicy._internal.canonical_json import dumps as canonical_dumps
 from ftpolicy.errors import ConfigError, Location, ManifestError, UsageError
 from ftpolicy.report import Finding
 from ftpolicy.scan.dataset.interface import Record, excerpt, fingerprint, make_finding
@@ -179,8 +177,9 @@ def load_holdout(spec: str, repo: Path | None) -> Holdout:
 
     full = confine(root, items_path)
     holdout, objs = load_holdout_file(full, ref=spec)
-    digests = sorted(hashlib.sha256(canonical_dumps(o)).hexdigest() for o in objs)
-    actual = "sha256:" + hashlib.sha256("".join(d + "\n" for d in digests).encode()).hexdigest()
+    from ftpolicy.evals.seal import digest_of_items  # the one implementation of the sealing rule
+
+    actual = digest_of_items(objs)
     expected = items_meta.get("digest")
     if actual != expected:
         raise ManifestError(
