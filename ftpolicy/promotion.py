@@ -29,6 +29,7 @@ protection / CODEOWNERS matter for the security team), see the report of issue 4
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -54,8 +55,6 @@ __all__ = [
 ]
 
 _EVAL_STEPS = ("security-eval", "quality-eval")
-# What the chain check at head reads from Git (everything else, e.g. shards, from the work tree).
-_HEAD_FOLDERS = ("identities", "layouts", "attestations", "adapters", "datasets", "evals", "registry")
 
 
 @dataclass(frozen=True)
@@ -289,20 +288,47 @@ def promotion_report(facts: ChainFacts, result: PromotionResult | None) -> Repor
     )
 
 
-def _export_head(git: GitRepo, head: str, prefix: str, dest: Path) -> None:
-    """Write the files the chain check reads from Git at ``head`` into ``dest``."""
-    from ftpolicy.manifest import CONFIG_FILE
-
-    files = [prefix + CONFIG_FILE]
-    for folder in _HEAD_FOLDERS:
-        files.extend(git.list_files(head, prefix + folder))
-    blobs = git.read_blobs(head, files)
+def _export(git: GitRepo, head: str, prefix: str, dest: Path, paths: Iterable[str]) -> None:
+    """Write the files and folders ``paths`` (governed-repo-relative) as of ``head`` into ``dest``."""
+    files: list[str] = []
+    for rel in paths:
+        if (dest / rel).exists():
+            continue
+        listed = git.list_files(head, prefix + rel)
+        files.extend(listed if listed else [prefix + rel])
+    blobs = git.read_blobs(head, files) if files else {}
     for full, raw in blobs.items():
         if raw is None:
             continue
         target = dest / full[len(prefix) :]
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(raw)
+
+
+def _export_chain(git: GitRepo, head: str, prefix: str, dest: Path, ref: str) -> None:
+    """What ``verify_chain`` reads for adapter ``ref``, as of ``head``: configuration, identities,
+    layout, the adapter and dataset manifests and attestations, registry entry, model
+    signatures, eval suites. Adapter files and shards are read from the work tree."""
+    from ftpolicy.attest.layout import load_settings
+    from ftpolicy.attest.subject import Subject
+    from ftpolicy.manifest import CONFIG_FILE
+
+    adapter = Subject.parse(f"adapter:{ref}")
+    _export(git, head, prefix, dest, [CONFIG_FILE, "identities", "signatures", "evals"])
+    wanted = [adapter.manifest_path, adapter.dir, f"registry/{adapter.name}.yaml"]
+    with contextlib.suppress(FtpolicyError):  # verify_chain reports a configuration problem
+        wanted.append(load_settings(dest).path)
+    _export(git, head, prefix, dest, wanted)
+    try:
+        from ftpolicy.manifest import load_manifest
+
+        refs = load_manifest(dest, adapter.manifest_path).data.get("datasets") or []
+    except FtpolicyError:
+        refs = []  # verify_chain reports it
+    for dref in refs:
+        if isinstance(dref, str) and dref.count("@") == 1 and "/" not in dref:
+            dataset = Subject("dataset", *dref.split("@"))
+            _export(git, head, prefix, dest, [dataset.manifest_path, dataset.dir])
 
 
 def _touched_adapters(document: dict[str, Any]) -> list[tuple[str, str, bool]]:
@@ -342,14 +368,14 @@ def add_chain_facts(git: GitRepo, root: Path, head: str, prefix: str, document: 
     notes: list[str] = []
     tmp = Path(tempfile.mkdtemp(prefix="ftpolicy-chain-"))
     try:
-        _export_head(git, head, prefix, tmp)
         have = {m["path"] for m in document["manifests"]}
         for ref, manifest, in_channel in touched:
             subject = Subject.parse(f"adapter:{ref}")
-            if not (tmp / subject.dir).is_dir() and not in_channel:
+            if not git.list_files(head, prefix + subject.dir) and not in_channel:
                 notes.append(f"{ref}: no attestations at head, promotion policies not applied")
                 continue
             try:
+                _export_chain(git, head, prefix, tmp, ref)
                 facts = verify_chain(tmp, subject, root)
             except FtpolicyError as exc:  # could not start (invalid identities, layout settings)
                 facts = ChainFacts(subject=str(subject), dataset=None)

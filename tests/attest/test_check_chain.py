@@ -85,3 +85,16 @@ def test_adapter_without_attestations_is_not_judged(governed: Chain) -> None:
     assert result.input.document["chains"] == []
     assert any("no attestations at head" in n for n in result.report.notes)
     assert Path(governed.root / "adapters/bot/1.0.yaml").is_file()
+
+
+def test_chain_facts_come_from_head_not_the_work_tree(chain: Chain) -> None:
+    evidence = chain.root / ADAPTER.evidence_dir / "security-approval.json"
+    evidence.unlink()  # uncommitted: head still has it
+    result = evaluate_check(chain.root)
+    assert result.input.document["chains"][0]["verified"] is True
+
+    ScratchRepo(chain.root).commit("evidence removed")  # now head lacks it
+    result = evaluate_check(chain.root)
+    chain_doc = result.input.document["chains"][0]
+    assert chain_doc["verified"] is False
+    assert "evidence-missing" in {f["code"] for f in chain_doc["failures"]}
