@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -113,6 +115,148 @@ def _validator(kind: str) -> Any:
         registry=registry,
         format_checker=Draft202012Validator.FORMAT_CHECKER,
     )
+
+
+_IGNORED = frozenset(
+    {"$id", "$schema", "$comment", "$defs", "description", "title", "default", "examples", "deprecated"}
+)
+Check = Callable[[Any], bool]
+
+
+class _Unsupported(Exception):
+    """A schema keyword the fast checker does not implement (jsonschema alone is used)."""
+
+
+def _compile(schema: Any, cls: Any) -> Check:
+    """A function telling whether an instance is valid against ``schema`` (refs already inlined).
+
+    It answers the yes/no question only, with jsonschema's own type checker, equality, format
+    checker and regular-expression search, so its verdict is jsonschema's; building every
+    problem's message is left to jsonschema, which runs only for invalid manifests. Any keyword
+    not implemented here raises :class:`_Unsupported`.
+    """
+    from jsonschema._utils import equal, uniq
+
+    types = cls.TYPE_CHECKER
+    formats = cls.FORMAT_CHECKER
+
+    def is_type(value: Any, name: str) -> bool:
+        return bool(types.is_type(value, name))
+
+    if schema is True:
+        return lambda _v: True
+    if schema is False:
+        return lambda _v: False
+    if not isinstance(schema, dict):
+        raise _Unsupported(repr(schema))
+    checks: list[Any] = []  # Check functions (lambdas binding their arguments as defaults)
+    for key, arg in schema.items():
+        if key in _IGNORED or key in ("then", "else"):
+            continue
+        if key == "type":
+            names = [arg] if isinstance(arg, str) else list(arg)
+            checks.append(lambda v, n=names: any(is_type(v, t) for t in n))
+        elif key == "properties":
+            subs = {k: _compile(sub, cls) for k, sub in arg.items()}
+            checks.append(
+                lambda v, subs=subs: (
+                    not isinstance(v, dict) or all(c(v[k]) for k, c in subs.items() if k in v)
+                )
+            )
+        elif key == "additionalProperties":
+            if "patternProperties" in schema:
+                raise _Unsupported(key)
+            known = set(schema.get("properties", {}))
+            extra = _compile(arg, cls)
+            checks.append(
+                lambda v, known=known, extra=extra: (
+                    not isinstance(v, dict) or all(extra(x) for k, x in v.items() if k not in known)
+                )
+            )
+        elif key == "required":
+            checks.append(lambda v, req=list(arg): not isinstance(v, dict) or all(k in v for k in req))
+        elif key == "items":
+            if "prefixItems" in schema:
+                raise _Unsupported(key)
+            item = _compile(arg, cls)
+            checks.append(lambda v, item=item: not isinstance(v, list) or all(item(x) for x in v))
+        elif key == "const":
+            checks.append(lambda v, c=arg: bool(equal(v, c)))
+        elif key == "enum":
+            checks.append(lambda v, e=list(arg): any(equal(each, v) for each in e))
+        elif key == "uniqueItems":
+            checks.append(lambda v, on=arg: not (on and isinstance(v, list)) or bool(uniq(v)))
+        elif key == "pattern":
+            rx = re.compile(arg)
+            checks.append(lambda v, rx=rx: not is_type(v, "string") or rx.search(v) is not None)
+        elif key == "format":
+            checks.append(lambda v, f=arg: bool(formats.conforms(v, f)))
+        elif key in ("minLength", "maxLength"):
+            low = key == "minLength"
+            checks.append(
+                lambda v, n=arg, low=low: not is_type(v, "string") or (len(v) >= n if low else len(v) <= n)
+            )
+        elif key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            op = {
+                "minimum": lambda a, b: a >= b,
+                "maximum": lambda a, b: a <= b,
+                "exclusiveMinimum": lambda a, b: a > b,
+                "exclusiveMaximum": lambda a, b: a < b,
+            }[key]
+            checks.append(lambda v, n=arg, op=op: not is_type(v, "number") or op(v, n))
+        elif key in ("minItems", "maxItems"):
+            low = key == "minItems"
+            checks.append(
+                lambda v, n=arg, low=low: not isinstance(v, list) or (len(v) >= n if low else len(v) <= n)
+            )
+        elif key in ("minProperties", "maxProperties"):
+            low = key == "minProperties"
+            checks.append(
+                lambda v, n=arg, low=low: not isinstance(v, dict) or (len(v) >= n if low else len(v) <= n)
+            )
+        elif key == "propertyNames":
+            name = _compile(arg, cls)
+            checks.append(lambda v, name=name: not isinstance(v, dict) or all(name(k) for k in v))
+        elif key in ("allOf", "anyOf", "oneOf"):
+            subs_list = [_compile(sub, cls) for sub in arg]
+            if key == "allOf":
+                checks.append(lambda v, s=subs_list: all(c(v) for c in s))
+            elif key == "anyOf":
+                checks.append(lambda v, s=subs_list: any(c(v) for c in s))
+            else:
+                checks.append(lambda v, s=subs_list: sum(1 for c in s if c(v)) == 1)
+        elif key == "not":
+            inner = _compile(arg, cls)
+            checks.append(lambda v, inner=inner: not inner(v))
+        elif key == "if":
+            cond = _compile(arg, cls)
+            then = _compile(schema["then"], cls) if "then" in schema else None
+            other = _compile(schema["else"], cls) if "else" in schema else None
+
+            def if_then_else(
+                v: Any, cond: Check = cond, then: Check | None = then, other: Check | None = other
+            ) -> bool:
+                if cond(v):
+                    return then is None or then(v)
+                return other is None or other(v)
+
+            checks.append(if_then_else)
+        elif key in cls.VALIDATORS:
+            raise _Unsupported(key)
+        # Other keys are not keywords jsonschema knows: it ignores them too.
+    if len(checks) == 1:
+        return checks[0]
+    return lambda v: all(c(v) for c in checks)
+
+
+@cache
+def _fast_check(kind: str) -> Check | None:
+    """The compiled yes/no check of ``kind``, or None when its schema uses other keywords."""
+    validator = _validator(kind)
+    try:
+        return _compile(validator.schema, type(validator))
+    except _Unsupported:
+        return None
 
 
 def _pointer(path: Any) -> str:
@@ -260,6 +404,9 @@ def _problems_for(error: Any) -> list[Problem]:
 
 def validate_instance(kind: str, instance: Any) -> list[Problem]:
     """All schema problems of ``instance`` as a ``kind`` manifest, in document order."""
+    fast = _fast_check(kind)
+    if fast is not None and fast(instance):
+        return []  # valid; jsonschema runs only to describe what is wrong
     validator = _validator(kind)
     problems: list[Problem] = []
     for error in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path))):

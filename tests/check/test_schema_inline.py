@@ -1,7 +1,8 @@
 """Schemas with their references resolved up front validate exactly like the originals.
 
-The manifest validator inlines ``$ref`` targets once per kind for speed; every problem
-(pointer, message, hint) must stay what jsonschema reports through ``$ref``.
+The manifest validator inlines ``$ref`` targets once per kind and answers "valid?" with a
+compiled check first, for speed; every problem (pointer, message, hint) must stay what
+jsonschema reports through ``$ref``, and the compiled verdict must be jsonschema's.
 """
 
 from __future__ import annotations
@@ -107,5 +108,7 @@ def test_problems_are_identical_on_mutated_examples(monkeypatch: pytest.MonkeyPa
                 m.setattr(schema, "_validator", lambda _kind, v=reference: v)
                 slow = schema.validate_instance(kind, mutant)
             assert fast == slow, (kind, mutant)
+            verdict = schema._fast_check(kind)
+            assert verdict is not None and verdict(mutant) == reference.is_valid(mutant), (kind, mutant)
             compared += 1
     assert compared > 300
