@@ -235,3 +235,18 @@ def test_until_skips_the_policies(governed: Chain, capsys: pytest.CaptureFixture
 def test_dataset_scan_evidence_path(chain: Chain) -> None:
     assert (chain.root / "attestations/dataset/support/1.0/evidence/scan.json").is_file()
     assert Path(chain.root / "evals/holdout/2026.11.yaml").is_file()
+
+
+def test_sarif_carries_the_policy_violation(governed: Chain, capsys: pytest.CaptureFixture[str]) -> None:
+    low = eval_evidence(governed)
+    low["results"][1]["score"] = 0.93
+    with_security_eval(governed, low)
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", "adapter", ADAPTER.ref, "--repo", str(governed.root), "--format", "sarif"])
+    sarif = json.loads(capsys.readouterr().out)
+    assert exc.value.code == 1
+    results = sarif["runs"][0]["results"]
+    assert [r["ruleId"] for r in results] == ["promotion/eval-below-threshold"]
+    assert results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith(
+        "evidence/security-eval.json"
+    )
