@@ -1,0 +1,70 @@
+"""``audit log``: registry events from history, cross-checked against Git (tampering exits 1)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers.gitrepo import ScratchRepo
+
+from audit.conftest import History, run_cli
+from ftpolicy.audit.log import audit_log
+
+
+def _clone(history: History, dst: Path) -> ScratchRepo:
+    subprocess.run(["git", "clone", "-q", str(history.root), str(dst)], check=True)
+    return ScratchRepo(dst, clock=int(history.repo.clock) + 600)
+
+
+def test_events_with_commits_before_tampering(history: History) -> None:
+    log = audit_log(history.root, history.c["key-revoked"])
+    assert log.ok and log.tampering == []
+    got = [(e["action"], e["version"], e["channel"], e["by"], e["commit"]) for e in log.events]
+    c = history.c
+    assert got == [
+        ("promote", "1.0", "staging", "paul", c["promoted-staging"]),
+        ("promote", "1.0", "production", "paul", c["promoted-production"]),
+        ("promote", "1.1", "staging", "paul", c["promoted-1.1"]),
+        ("rollback", "1.0", "staging", "paul", c["rollback"]),
+    ]
+    production = log.events[1]
+    assert production["attestation"].startswith("attestations/adapter/bot/1.0/promote.")
+    assert production["attestation"] in production["links"]
+    assert production["commit_signed"] is False and production["commit_signature"] == "none"
+    assert production["recorded_head"] == c["promoted-staging"]  # HEAD when the promote ran
+
+
+def test_rewritten_attestation_is_tampering(history: History, capsys: pytest.CaptureFixture[str]) -> None:
+    log = audit_log(history.root)
+    [t] = log.tampering
+    assert (t.code, t.commit) == ("attestation-rewritten", history.c["forged"])
+    assert t.path.startswith("attestations/adapter/bot/1.0/train.")
+    code, out, _ = run_cli(capsys, "audit", "log", "--repo", str(history.root))
+    assert code == 1 and "TAMPER attestation-rewritten" in out
+
+
+def test_deleted_registry_entry_is_tampering(history: History, tmp_path: Path) -> None:
+    repo = _clone(history, tmp_path / "clone")
+    path = repo.path / "registry/bot.yaml"
+    doc = yaml.safe_load(path.read_text())
+    del doc["history"][1]  # the production promotion disappears
+    bad = repo.commit("tidy registry", {"registry/bot.yaml": yaml.safe_dump(doc, sort_keys=False)})
+    log = audit_log(tmp_path / "clone", adapter="bot")
+    rewritten = [t for t in log.tampering if t.code == "registry-history-rewritten"]
+    assert [(t.commit, t.path) for t in rewritten] == [(bad, "registry/bot.yaml")]
+    assert "seq 2" in rewritten[0].message
+    assert not log.ok
+
+
+def test_since_and_adapter_filters(history: History, capsys: pytest.CaptureFixture[str]) -> None:
+    assert audit_log(history.root, history.c["rollback"], since="2999-01-01").events == []
+    assert len(audit_log(history.root, history.c["rollback"], since="2000-01-01").events) == 4
+    assert audit_log(history.root, history.c["rollback"], adapter="other").events == []
+    base = ["audit", "log", "--repo", str(history.root)]
+    code, out, _ = run_cli(capsys, *base, "--rev", history.c["rollback"], "--format", "json")
+    assert code == 0 and len(json.loads(out)["events"]) == 4
+    code, _, err = run_cli(capsys, *base, "--since", "yesterday")
+    assert code == 2 and "--since" in err
