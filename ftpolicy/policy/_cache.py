@@ -2,16 +2,16 @@
 
 :class:`ParseCache` maps a manifest's exact bytes to its parse result; :class:`DecisionCache`
 maps (policy set digest, engine, exact chunk input) to the embedded engine's decision for one
-chunk of a large full check (:mod:`ftpolicy.policy.chunked`).
+chunk of a large full check (:mod:`ftpolicy.policy.chunked`); a chunk decision is reused only
+when the check time (``now``, part of the input) is the same too, e.g. with ``FTPOLICY_NOW``.
 
-
-Parsing and schema-checking a manifest costs a few milliseconds in pure Python; a full check of
-a repository with ten thousand manifests would spend most of its time there although the
-manifests rarely change. The cache maps ``sha256(ftpolicy version, schemas, path, bytes)`` to
+Parsing and schema-checking a manifest costs about a millisecond; a full check of a repository
+with ten thousand manifests would spend much of its time there although the manifests rarely
+change. The parse cache maps ``sha256(ftpolicy version, schemas, path, bytes)`` to
 the result of :func:`ftpolicy.manifest.check_manifest` *without* the work-tree checks (symlinks),
 which the caller repeats every time. It lives in the Git directory (``.git/ftpolicy/``), never
 in the work tree, so it cannot be committed, and it is rebuilt whenever ftpolicy or its schemas
-change. Set ``FTPOLICY_CACHE=0`` to bypass it.
+change. Set ``FTPOLICY_CACHE=0`` to bypass both caches.
 """
 
 from __future__ import annotations
