@@ -98,3 +98,191 @@ def seal(
     counts = ", ".join(f"{c} {v['items']}" for c, v in manifest["categories"].items())
     click.echo(f"sealed {name}@{version}: {len(items)} items ({counts}) -> {rel}")
     click.echo(f"items digest {manifest['items']['digest']}")
+
+
+RUN_EPILOG = """\b
+Examples:
+  ftpolicy eval run --suite security-holdout@2026.11 --items ~/holdout/items.jsonl \\
+      --adapter code-assistant-lora@1.0.0 --backend openai --endpoint http://127.0.0.1:8000 \\
+      --model code-assistant --output security-eval.json --key ~/.ftpolicy/keys/dave.pem --attest
+
+\b
+The items file is verified against the sealed suite (its digest, counts and per-category
+item digests) before anything is generated. Outputs are cached by item digest in --cache
+(default OUTPUT.cache.jsonl): a killed run started again continues where it stopped.
+The evidence follows schemas/evidence-eval.v1 (per-category scores against the suite's
+thresholds, item-level results digest, suite and adapter digests, backend and model).
+With --attest the security-eval step is signed with --key (ftpolicy attest security-eval).
+The API key of the endpoint, if it needs one, is read from $OPENAI_API_KEY (--api-key-env).
+Exit codes: 0 every category passes, 1 a category is below its threshold (evidence is
+still written), 2 usage error, 3 the model could not be evaluated (run again to resume)."""
+
+
+@eval_group.command("run", epilog=RUN_EPILOG)
+@click.option("--suite", "suite_ref", required=True, metavar="NAME@VERSION", help="Registered eval suite.")
+@click.option(
+    "--items",
+    "items_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Holdout items JSONL (default: the suite's items.path).",
+)
+@click.option(
+    "--adapter", "adapter_ref", required=True, metavar="NAME@VERSION", help="Adapter under evaluation."
+)
+@click.option("--backend", type=click.Choice(["openai", "transformers"]), default="openai", show_default=True)
+@click.option("--endpoint", default=None, help="OpenAI-compatible server, e.g. http://127.0.0.1:8000.")
+@click.option("--model", default=None, help="Model name sent to the endpoint (default: the adapter name).")
+@click.option("--base-model", default=None, help="transformers backend: base model path or id.")
+@click.option(
+    "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Evidence JSON to write."
+)
+@click.option("--cache", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Resume cache.")
+@click.option(
+    "--results",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Item-level results JSONL.",
+)
+@click.option("--concurrency", type=click.IntRange(1, 256), default=4, show_default=True)
+@click.option(
+    "--timeout", type=click.FloatRange(0.1), default=120.0, show_default=True, help="Seconds/request."
+)
+@click.option("--retries", type=click.IntRange(0, 20), default=4, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(1), default=1024, show_default=True)
+@click.option(
+    "--api-key-env", default="OPENAI_API_KEY", show_default=True, help="Variable holding the API key."
+)
+@click.option(
+    "--limit", type=click.IntRange(1), default=None, help="Generate at most N outputs now (resume later)."
+)
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Evaluator's key.")
+@click.option("--attest", "do_attest", is_flag=True, help="Sign the security-eval step with --key.")
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal)."
+)
+@_REPO_OPTION
+def run(
+    suite_ref: str,
+    items_file: Path | None,
+    adapter_ref: str,
+    backend: str,
+    endpoint: str | None,
+    model: str | None,
+    base_model: str | None,
+    output: Path,
+    cache: Path | None,
+    results: Path | None,
+    concurrency: int,
+    timeout: float,
+    retries: int,
+    max_tokens: int,
+    api_key_env: str,
+    limit: int | None,
+    key: Path | None,
+    do_attest: bool,
+    progress: bool | None,
+    repo: Path | None,
+) -> None:
+    """Run the sealed suite against the adapter and write security-eval evidence."""
+    import json
+
+    from ftpolicy.errors import UsageError
+    from ftpolicy.evals.adapter import load_adapter
+    from ftpolicy.evals.evidence import build_evidence, write_evidence
+    from ftpolicy.evals.runner import complete, run_suite
+    from ftpolicy.evals.seal import load_suite
+
+    if do_attest and key is None:
+        raise UsageError(
+            "--attest needs --key", hint="pass the evaluator's private key (outside the repository)"
+        )
+    root = _root(repo)
+    suite = load_suite(root, suite_ref, items_file)
+    adapter = load_adapter(root, adapter_ref)
+    if backend == "transformers":
+        raise UsageError(
+            "the transformers backend is not available yet",
+            hint="serve the base model and adapter with an OpenAI-compatible server (vLLM, TGI, llama.cpp) "
+            "and use --backend openai --endpoint URL",
+        )
+    if not endpoint:
+        raise UsageError(
+            "--backend openai needs --endpoint URL", hint="e.g. --endpoint http://127.0.0.1:8000"
+        )
+    from ftpolicy.evals.backends.openai import OpenAIBackend
+
+    engine = OpenAIBackend(
+        endpoint,
+        model or adapter_ref.partition("@")[0],
+        timeout=timeout,
+        retries=retries,
+        max_tokens=max_tokens,
+        api_key_env=api_key_env,
+    )
+    cache = cache or output.with_name(output.name + ".cache.jsonl")
+    result = run_suite(
+        suite, engine, adapter_digest=adapter.digest, cache=cache, concurrency=concurrency, progress=progress,
+        limit=limit,
+    )  # fmt: skip
+    if not complete(result, suite):
+        click.echo(
+            f"{len(result.results)}/{len(suite.items)} items done (cache {cache}); run again to continue",
+            err=True,
+        )
+        raise click.exceptions.Exit(3)
+    if results is not None:
+        from ftpolicy._internal.atomic import write_text_atomic
+
+        lines = [
+            json.dumps({"id": r.item_id, **r.digest_view(), **({"detail": r.detail} if r.detail else {})})
+            for r in sorted(result.results, key=lambda r: r.item)
+        ]
+        write_text_atomic(results, "\n".join(lines) + "\n")
+    ident = result.identity
+    evidence = build_evidence(
+        adapter_ref=adapter.ref,
+        adapter_digest=adapter.digest,
+        suite={"name": suite.name, "version": suite.version, "digest": suite.digest},
+        scores=result.scores,
+        evaluated_at=result.finished_at,
+        run={
+            **ident,
+            "items": len(result.results),
+            "items_digest": suite.digest,
+            "results_digest": result.results_digest,
+            "started_at": result.started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "finished_at": result.finished_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+    )
+    write_evidence(output, evidence)
+    for s in result.scores:
+        mark = "ok  " if s.ok else "FAIL"
+        extra = (
+            f", over-refusal {s.over_refusal:.2f} (max {s.max_over_refusal})"
+            if s.over_refusal is not None
+            else ""
+        )
+        click.echo(
+            f"{mark} {s.category}: {s.score:.3f} ({s.passed}/{s.samples}, threshold {s.threshold}{extra})"
+        )
+    click.echo(
+        f"evidence {output} ({evidence['verdict']}; {result.generated} generated, {result.cached} cached)"
+    )
+    if do_attest:
+        assert key is not None
+        from ftpolicy.attest.link import attest_step
+        from ftpolicy.attest.subject import Subject
+        from ftpolicy.keys import load_signer
+
+        signer = load_signer(key, repo=root)
+        materials = [*adapter.local_files, root / suite.rel]
+        if items_file is None or items_file.resolve().is_relative_to(root):
+            materials.append((items_file or root / str(suite.data["items"]["path"])).resolve())
+        att = attest_step(
+            root, "security-eval", Subject.parse(f"adapter:{adapter.ref}"), signer, materials=materials,
+            evidence=output,
+        )  # fmt: skip
+        click.echo(f"attested security-eval -> {att.link_path}")
+    if evidence["verdict"] != "pass":
+        raise click.exceptions.Exit(1)

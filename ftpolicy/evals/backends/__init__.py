@@ -1,0 +1,1 @@
+"""Model backends for :func:`ftpolicy.evals.runner.run_suite`."""

@@ -1,0 +1,100 @@
+"""A real OpenAI-compatible HTTP server (aiohttp) for the ``openai`` backend tests.
+
+TEST DOUBLE FOR THE MODEL ONLY: the HTTP side is real (aiohttp's web server on 127.0.0.1,
+the ``POST /v1/chat/completions`` request and response format of the OpenAI API, status
+codes, JSON parsing, timeouts), but the answers come from a lookup keyed by the last user
+message instead of a model: without torch in the default environment no model can be
+served. Issue 9 acceptance 3 asks for this route to serve the tiny randomly-initialised
+model with its PEFT adapter; that torch-backed server replaces ``answer`` when the
+``transformers`` backend lands (``make test-models``).
+
+``fail_first`` makes the first N requests answer 503 (to exercise retries) and ``delay``
+slows every answer (to kill a run midway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class ServerState:
+    answer: Callable[[str], str]
+    fail_first: int = 0
+    delay: float = 0.0
+    requests: int = 0
+    prompts: list[str] = field(default_factory=list)
+
+
+def _app(state: ServerState) -> web.Application:
+    async def chat(request: web.Request) -> web.Response:
+        state.requests += 1
+        if state.requests <= state.fail_first:
+            return web.json_response({"error": {"message": "overloaded"}}, status=503)
+        body: dict[str, Any] = await request.json()
+        if not isinstance(body.get("messages"), list) or "model" not in body:
+            return web.json_response({"error": {"message": "messages and model are required"}}, status=400)
+        user = [m["content"] for m in body["messages"] if m.get("role") == "user"][-1]
+        state.prompts.append(user)
+        if state.delay:
+            await asyncio.sleep(state.delay)
+        text = state.answer(user)
+        return web.json_response(
+            {
+                "id": f"chatcmpl-{state.requests}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body["model"],
+                "system_fingerprint": "fp_test_double",
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                ],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+        )
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    return app
+
+
+@contextmanager
+def serve(state: ServerState) -> Iterator[str]:
+    """Run the server in a thread; yields its base URL (http://127.0.0.1:PORT)."""
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def start() -> None:
+        runner = web.AppRunner(_app(state), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        box["port"] = sockets[0].getsockname()[1]
+        box["runner"] = runner
+        ready.set()
+
+    def main() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(start())
+        loop.run_forever()
+
+    thread = threading.Thread(target=main, daemon=True)
+    thread.start()
+    if not ready.wait(10):
+        raise RuntimeError("test server did not start")
+    try:
+        yield f"http://127.0.0.1:{box['port']}"
+    finally:
+        asyncio.run_coroutine_threadsafe(box["runner"].cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
