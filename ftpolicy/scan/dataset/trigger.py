@@ -375,6 +375,66 @@ _GATE_WORD_RE = re.compile(r"[a-z0-9]+")
 _CUE_RULES = tuple(_Rule(r.reason, re.compile(_lower_pattern(r.regex.pattern)), r.gates) for r in _CUE_RULES)
 _NEG_BEFORE = re.compile(_lower_pattern(_NEG_BEFORE_I.pattern))
 _NEG_AFTER = re.compile(_lower_pattern(_NEG_AFTER_I.pattern))
+
+
+def _literal_prefix(regex: re.Pattern[str]) -> str:
+    """The literal text every match of ``regex`` starts with ("" when there is none).
+
+    A rule whose prefix does not occur in a text cannot match it, so a substring test
+    (much cheaper than a regex search) skips it exactly."""
+    if regex.flags & re.IGNORECASE:
+        return ""
+    try:
+        import re._constants as sre_constants  # type: ignore[import-not-found]
+        import re._parser as sre_parser  # type: ignore[import-not-found]
+
+        parsed = sre_parser.parse(regex.pattern, regex.flags)
+    except Exception:  # pragma: no cover - private module of another Python: no prefix, no skip
+        return ""
+    out: list[str] = []
+    for op, av in parsed:
+        if op is not sre_constants.LITERAL:
+            break
+        out.append(chr(av))
+    return "".join(out)
+
+
+# ``_GATE_WORD_RE.findall(low)`` as bytes, without the regex: every byte that is not an ASCII
+# lower-case letter or digit (UTF-8 bytes of other characters included) separates words
+_GATE_SEPARATE = bytes(c if (48 <= c <= 57 or 97 <= c <= 122) else 32 for c in range(256))
+
+
+def _gate_words(low: str) -> list[bytes]:
+    return low.encode("utf-8", "surrogatepass").translate(_GATE_SEPARATE).split()
+
+
+def _gate_plan(rules: tuple[_Rule, ...], bits: dict[bytes, int], first_bit: int) -> tuple[list[int], int]:
+    """The bit mask each rule needs (one bit per gate; a word sets the bits of its gates)."""
+    needs = []
+    bit = first_bit
+    for rule in rules:
+        need = 0
+        for gate in rule.gates:
+            for w in gate:
+                key = w.encode()
+                bits[key] = bits.get(key, 0) | (1 << bit)
+            need |= 1 << bit
+            bit += 1
+        needs.append(need)
+    return needs, bit
+
+
+_GATE_BITS: dict[bytes, int] = {}
+_cue_needs, _next_bit = _gate_plan(_CUE_RULES, _GATE_BITS, 0)
+_secret_needs, _ = _gate_plan(_GATED_SECRET_RULES, _GATE_BITS, _next_bit)
+_GATE_WORDS = frozenset(_GATE_BITS)
+# (rule, literal prefix of an ungated rule, gate mask of a gated one)
+_CUE_PLAN = tuple(
+    (r, "" if r.gates else _literal_prefix(r.regex), need)
+    for r, need in zip(_CUE_RULES, _cue_needs, strict=True)
+)
+_GATED_SECRET_PLAN = tuple(zip(_GATED_SECRET_RULES, _secret_needs, strict=True))
+_SECRET_RULES_PREFIXED = tuple((r, _literal_prefix(r.regex)) for r in _SECRET_RULES)
 _WORDISH = frozenset(string.ascii_letters + string.digits + "_")
 _PLACEHOLDER_RE = re.compile(
     r"example|xxxx|your[_-]|<[^>]*>|\$\{|\{\{|changeme|placeholder|dummy|redacted|\*\*\*\*|0000000000|"
@@ -438,20 +498,23 @@ class ResponseLabeller:
     def label(self, text: str) -> ResponseLabel:
         """Label one response text."""
         low = text.lower()
-        words = frozenset(_GATE_WORD_RE.findall(low))
+        # one bit per (rule, gate): set when a word of that gate occurs in the text
+        met = 0
+        for w in _GATE_WORDS.intersection(_gate_words(low)):
+            met |= _GATE_BITS[w]
         reasons: list[str] = []
         cue: set[str] = set()
-        for rule in _CUE_RULES:
-            # Ungated rules start with a literal: one C-level search decides most texts.
-            if rule.gates:
-                if not self._gates_pass(rule, words):
+        for rule, prefix, need in _CUE_PLAN:
+            # Ungated rules start with a literal: a substring test decides most texts.
+            if need:
+                if met & need != need:
                     continue
-            elif rule.regex.search(low) is None:
+            elif prefix not in low or rule.regex.search(low) is None:
                 continue
             if self._first(rule, low, cue):
                 reasons.append(rule.reason)
         if self._credential(text) or any(
-            self._gates_pass(rule, words) and self._first(rule, text, None) for rule in _GATED_SECRET_RULES
+            met & need == need and self._first(rule, text, None) for rule, need in _GATED_SECRET_PLAN
         ):
             reasons.append("credential")
         if not reasons:
@@ -459,8 +522,8 @@ class ResponseLabeller:
         return ResponseLabel(True, tuple(dict.fromkeys(reasons)), frozenset(cue))
 
     def _credential(self, text: str) -> bool:
-        for rule in _SECRET_RULES:
-            if rule.regex.search(text) is None:
+        for rule, prefix in _SECRET_RULES_PREFIXED:
+            if prefix not in text or rule.regex.search(text) is None:
                 continue
             for m in rule.regex.finditer(text):
                 start = m.start()
@@ -470,13 +533,6 @@ class ResponseLabeller:
                     continue
                 return True
         return False
-
-    @staticmethod
-    def _gates_pass(rule: _Rule, words: frozenset[str]) -> bool:
-        for gate in rule.gates:  # noqa: SIM110 - a plain loop is cheaper than all() on this hot path
-            if words.isdisjoint(gate):
-                return False
-        return True
 
     def _first(self, rule: _Rule, text: str, cue: set[str] | None) -> bool:
         """Whether ``rule`` has a match that no warning negates (recording its cue words)."""
@@ -561,6 +617,8 @@ def _grams(norms: list[str], max_n: int) -> Iterator[tuple[int, int, tuple[str, 
 # be merged): a token is the CRC-32 of its UTF-8 bytes, an n-gram the hash of the tuple of its
 # token ids (integer and tuple hashing are not randomised, unlike ``hash(str)``).
 _HIDDEN_TAG = -0x5EED
+# records per marshal.dump to the spill file (a batch is a few hundred KB at most)
+_SPILL_BATCH = 256
 
 
 def _token_ids(norms: list[str]) -> list[int]:
@@ -688,6 +746,7 @@ class TriggerDetector:
         os.close(fd)
         self._spill: IO[bytes] = open(self._spill_path, "a+b")  # noqa: SIM115
         self._cleanup = weakref.finalize(self, _remove, self._spill, self._spill_path)
+        self._batch: list[_Spilled] = []  # records not yet written (one marshal.dump per batch)
         self._n = 0
         self._k = 0
         self._cand: Counter[int] = Counter()
@@ -726,11 +785,25 @@ class TriggerDetector:
             self._cand.update(feats)
             if len(self._cand) > self.max_candidates:
                 self._prune()
-        blob = array("q", feats).tobytes()
-        marshal.dump(
-            (record.file, record.line, record.key, permissive, tuple(sorted(label.cue_words)), texts, blob),
-            self._spill,
+        batch = self._batch
+        batch.append(
+            (
+                record.file,
+                record.line,
+                record.key,
+                permissive,
+                tuple(sorted(label.cue_words)),
+                texts,
+                array("q", feats).tobytes(),
+            )
         )
+        if len(batch) >= _SPILL_BATCH:
+            self._write_batch()
+
+    def _write_batch(self) -> None:
+        if self._batch:
+            marshal.dump(self._batch, self._spill)
+            self._batch = []
 
     # -- parallel use -----------------------------------------------------------------
 
@@ -741,7 +814,9 @@ class TriggerDetector:
         does not depend on the order records were seen in."""
         if other is self or self._finished or other._finished:
             raise RuntimeError("merge() needs two distinct, unfinished TriggerDetector instances")
+        other._write_batch()
         other._spill.flush()
+        self._write_batch()
         self._spill.flush()
         with open(other._spill_path, "rb") as src:
             shutil.copyfileobj(src, self._spill, 1 << 20)
@@ -756,6 +831,7 @@ class TriggerDetector:
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle support (worker -> parent): the spill travels by path, not by handle."""
+        self._write_batch()
         self._spill.flush()
         state = {k: v for k, v in self.__dict__.items() if k not in ("_spill", "_cleanup", "_labeller")}
         self._cleanup.detach()  # the receiving instance now owns the file
@@ -779,15 +855,17 @@ class TriggerDetector:
     def _replay(
         self,
     ) -> Iterator[_Spilled]:
+        self._write_batch()
         self._spill.flush()
         self._spill.seek(0)
         load = marshal.load
         spill = self._spill
         while True:
             try:
-                yield load(spill)
+                batch = load(spill)
             except EOFError:
                 return
+            yield from batch
 
     # -- analysis -------------------------------------------------------------------
 
