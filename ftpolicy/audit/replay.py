@@ -302,6 +302,23 @@ def _listed_files(snap: Path, target: Target) -> list[str]:
     return out
 
 
+def _last_step(snap: Path) -> str | None:
+    """The last step of the signed layout at REV (None when it cannot be read).
+
+    Verifying "until" the last step runs in-toto's step and artifact-rule checks without
+    its own layout-expiry check, which reads the wall clock; ftpolicy checks signature and
+    expiry itself at ``now`` = the commit time of REV, so a layout that expired after REV
+    does not fail a replay of REV. (Inspections are dropped; ftpolicy layouts have none.)
+    """
+    from ftpolicy.attest.layout import load_settings, load_signed_layout
+
+    try:
+        _md, layout, _rel = load_signed_layout(snap, load_settings(snap).path)
+    except FtpolicyError:
+        return None
+    return str(layout.steps[-1].name) if layout.steps else None
+
+
 def _replay_one(
     snap: Path,
     target: Target,
@@ -319,7 +336,7 @@ def _replay_one(
     from ftpolicy.promotion import promotion_input
 
     subject = Subject("adapter", target.name, target.version)
-    until = None if gated & set(target.channels) else "security-approval"
+    until = _last_step(snap) if gated & set(target.channels) else "security-approval"
     facts = verify_chain(snap, subject, snap, until=until, now=now)
     not_rehashed: list[str] = []
     kept = []
