@@ -107,8 +107,8 @@ test_untrusted_source_needs_reviews if {
 test_untrusted_source_with_attestations_passes if {
 	ok := json.patch(_ds_ds, [{"op": "replace", "path": "/sources", "value": _ds_source("user-generated", "internal")}])
 	attestations := [
-		{"subject": "chats@2.0.0", "step": "scan", "verified": true},
-		{"subject": "chats@2.0.0", "step": "dataset-review", "verified": true},
+		{"subject": "dataset:chats@2.0.0", "step": "scan", "verified": true},
+		{"subject": "dataset:chats@2.0.0", "step": "dataset-review", "verified": true},
 	]
 	denies := _ds_run(_ds_with_parent(ok), _ds_config, [], [], attestations)
 	count(denies) == 0
@@ -116,11 +116,21 @@ test_untrusted_source_with_attestations_passes if {
 
 test_untrusted_source_with_one_attestation_still_denied if {
 	bad := json.patch(_ds_ds, [{"op": "replace", "path": "/sources", "value": _ds_source("user-generated", "internal")}])
-	attestations := [{"subject": "chats@2.0.0", "step": "scan", "verified": true}]
+	attestations := [{"subject": "dataset:chats@2.0.0", "step": "scan", "verified": true}]
 	denies := _ds_run(_ds_with_parent(bad), _ds_config, [], [], attestations)
 	some v in denies
 	v.rule == "dataset/untrusted-source"
 	contains(v.msg, "missing: dataset-review")
+}
+
+test_untrusted_source_attestations_of_another_dataset_do_not_count if {
+	bad := json.patch(_ds_ds, [{"op": "replace", "path": "/sources", "value": _ds_source("user-generated", "internal")}])
+	attestations := [
+		{"subject": "adapter:chats@2.0.0", "step": "scan", "verified": true},
+		{"subject": "dataset:chats@1.0.0", "step": "dataset-review", "verified": true},
+	]
+	denies := _ds_run(_ds_with_parent(bad), _ds_config, [], [], attestations)
+	"dataset/untrusted-source" in _ds_rules(denies)
 }
 
 test_untrusted_kinds_are_configurable if {

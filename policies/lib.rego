@@ -50,11 +50,12 @@ dataset_refs := {concat("@", [m.data.name, m.data.version]): true | some m in in
 # Why a reference (m.refs[_].status) is not usable, in words.
 ref_problem := {"missing": "does not exist at head", "invalid": "is not valid (see manifest/invalid)"}
 
-# Identities of verified attestations, for the rules that need them. Attestations are not
-# collected yet (a later release adds them), so these never hold today.
+# A verified attestation of `step` for a dataset. input.attestations holds only links of
+# chains that verified as a whole (see ftpolicy/promotion.py); `ref` is a dataset
+# NAME@VERSION and attestation subjects are "dataset:NAME@VERSION".
 attested(ref, step) if {
 	some a in input.attestations
-	a.subject == ref
+	a.subject == concat("", ["dataset:", ref])
 	a.step == step
 	a.verified == true
 }
