@@ -286,3 +286,102 @@ def run(
         click.echo(f"attested security-eval -> {att.link_path}")
     if evidence["verdict"] != "pass":
         raise click.exceptions.Exit(1)
+
+
+IMPORT_EPILOG = """\b
+Examples:
+  ftpolicy eval import --from garak garak.3f2a.report.jsonl --suite security-holdout@2026.11 \\
+      --adapter code-assistant-lora@1.0.0 --output security-eval.json
+  ftpolicy eval import --from promptfoo results.json --mapping my-mapping.yaml ...
+
+\b
+Formats: garak report.jsonl (eval rows), promptfoo `eval --output results.json`,
+lm-evaluation-harness results_<date>.json, Inspect eval logs in JSON. Probe, plugin and
+task names become categories through the mapping (default: ftpolicy/evals/default-mapping.yaml,
+print it with --show-default-mapping); unmapped names are listed and left out. Scores are
+judged against the thresholds of the registered suite; a category of the suite without
+results scores 0. The evidence records the sha256 of the imported file.
+Exit codes: 0 every category passes, 1 a category fails, 2 usage or unreadable file."""
+
+
+@eval_group.command("import", epilog=IMPORT_EPILOG)
+@click.argument("result_file", type=click.Path(dir_okay=False, exists=True, path_type=Path), required=False)
+@click.option("--from", "tool", type=click.Choice(["garak", "promptfoo", "lm-eval", "inspect"]), default=None)
+@click.option("--mapping", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None)
+@click.option("--suite", "suite_ref", default=None, metavar="NAME@VERSION", help="Registered eval suite.")
+@click.option("--adapter", "adapter_ref", default=None, metavar="NAME@VERSION", help="Adapter evaluated.")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Evidence JSON."
+)
+@click.option("--show-default-mapping", is_flag=True, help="Print the default mapping and exit.")
+@_REPO_OPTION
+def import_(
+    result_file: Path | None,
+    tool: str | None,
+    mapping: Path | None,
+    suite_ref: str | None,
+    adapter_ref: str | None,
+    output: Path | None,
+    show_default_mapping: bool,
+    repo: Path | None,
+) -> None:
+    """Turn a garak / promptfoo / lm-eval / Inspect result file into security-eval evidence."""
+    import datetime as dt
+    import hashlib
+
+    from ftpolicy.errors import UsageError
+    from ftpolicy.evals.mapping import default_mapping_text, load_mapping
+
+    if show_default_mapping:
+        click.echo(default_mapping_text(), nl=False)
+        return
+    missing = [n for n, v in (("RESULT_FILE", result_file), ("--from", tool), ("--suite", suite_ref),
+                              ("--adapter", adapter_ref), ("--output", output)) if v is None]  # fmt: skip
+    if missing:
+        raise UsageError(f"eval import needs {', '.join(missing)}", hint="see `ftpolicy eval import --help`")
+    assert result_file and tool and suite_ref and adapter_ref and output
+    from ftpolicy.evals.adapter import load_adapter
+    from ftpolicy.evals.evidence import build_evidence, utc, write_evidence
+    from ftpolicy.evals.importers import import_results, to_scores
+    from ftpolicy.evals.seal import parse_ref, suite_rel
+    from ftpolicy.manifest import load_manifest
+
+    root = _root(repo)
+    name, version = parse_ref(suite_ref)
+    rel = suite_rel(name, version)
+    if not (root / rel).is_file():
+        raise UsageError(f"{suite_ref}: no eval suite manifest at {rel}", hint="seal the suite first")
+    suite = load_manifest(root, rel).data
+    adapter = load_adapter(root, adapter_ref)
+    imported = import_results(tool, result_file, load_mapping(mapping))
+    scores = to_scores(imported, dict(suite.get("categories") or {}))
+    now = dt.datetime.now(dt.UTC)
+    notes = None
+    if imported.unmapped:
+        notes = f"unmapped {tool} names left out: {', '.join(imported.unmapped[:50])}"
+        click.echo(f"warning: {notes}", err=True)
+    tool_info = {"name": imported.tool}
+    if imported.tool_version:
+        tool_info["version"] = str(imported.tool_version)[:100]
+    evidence = build_evidence(
+        adapter_ref=adapter.ref,
+        adapter_digest=adapter.digest,
+        suite={"name": name, "version": version, "digest": (suite.get("items") or {}).get("digest")},
+        scores=scores,
+        evaluated_at=imported.evaluated_at or now,
+        run={
+            "backend": f"import:{tool}",
+            "model": str(imported.model)[:500] if imported.model else None,
+            "source_digest": "sha256:" + hashlib.sha256(result_file.read_bytes()).hexdigest(),
+            "finished_at": utc(now),
+        },
+        tool=tool_info,
+        notes=notes,
+    )
+    write_evidence(output, evidence)
+    for s in scores:
+        mark = "ok  " if s.ok else "FAIL"
+        click.echo(f"{mark} {s.category}: {s.score:.3f} ({s.samples} samples, threshold {s.threshold})")
+    click.echo(f"evidence {output} ({evidence['verdict']})")
+    if evidence["verdict"] != "pass":
+        raise click.exceptions.Exit(1)

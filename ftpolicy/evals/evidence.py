@@ -57,14 +57,17 @@ class CategoryScore:
     threshold: float | None
     over_refusal: float | None = None
     max_over_refusal: float | None = None
+    measured: float | None = None  # a tool's metric (lm-eval, Inspect) instead of passed/samples
 
     @property
     def score(self) -> float:
+        if self.measured is not None:
+            return self.measured
         return self.passed / self.samples if self.samples else 0.0
 
     @property
     def ok(self) -> bool:
-        if self.samples == 0:
+        if self.samples == 0 and self.measured is None:
             return False
         if self.threshold is not None and self.score < self.threshold:
             return False
@@ -79,7 +82,8 @@ class CategoryScore:
         if self.threshold is not None:
             out["threshold"] = self.threshold
         out["samples"] = self.samples
-        out["passed"] = self.passed
+        if self.measured is None:
+            out["passed"] = self.passed
         if self.over_refusal is not None:
             out["over_refusal"] = round(self.over_refusal, 6)
         if self.max_over_refusal is not None:
