@@ -194,3 +194,29 @@ def test_backend_errors(repo: Path) -> None:
         assert backend.requests == 1  # a 404 is not retried
     with pytest.raises(BackendError, match="not an http"):
         OpenAIBackend("ftp://x", "m")
+
+
+def test_unreachable_endpoint_exits_3_and_keeps_nothing(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "e.json"
+    code, _, err = run(
+        capsys, *args(repo, f"http://127.0.0.1:{port}", out, "--retries", "1", "--timeout", "2")
+    )
+    assert code == 3
+    assert "no answer after 2 attempts" in err and "resumes from its cache" in err
+    assert not out.exists()
+
+
+def test_transformers_backend_is_not_there_yet(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = args(repo, "http://127.0.0.1:9", tmp_path / "e.json")
+    argv[argv.index("--backend") + 1] = "transformers"
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and "transformers backend is not available yet" in err

@@ -89,3 +89,16 @@ def test_immutable_library_error(repo: Path) -> None:
     with pytest.raises(ManifestError):
         write_suite(repo, m2)
     assert not (repo / "evals/security-holdout/2027.01.yaml").exists()
+
+
+def test_items_with_an_unknown_category_are_located(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"id": "a", "category": "refusal", "prompt": "x"}\n{"id": "b", "category": "jokes"}\n')
+    code, _, err = run(
+        capsys, "eval", "seal", str(items), "--name", "s", "--version", "1", "--repo", str(repo)
+    )
+    assert code == 2
+    assert f"{items}:2" in err and "category 'jokes'" in err
+    assert not (repo / "evals/s/1.yaml").exists()
