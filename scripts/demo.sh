@@ -155,3 +155,8 @@ if [ "$status" -ne 1 ]; then
   exit 1
 fi
 echo "(exit $status: the tampered shard is caught, as it should be)"
+
+# --- adapters as deployable artifacts: sign, promote, refuse, roll back, revoke -------------
+echo
+echo "== adapters: scan adapter, sign (OpenSSF model signing), promote / rollback / revoke"
+bash scripts/demo_registry.sh
