@@ -32,6 +32,8 @@ class ServerState:
     delay: float = 0.0
     requests: int = 0
     prompts: list[str] = field(default_factory=list)
+    inflight: int = 0
+    max_inflight: int = 0  # most requests being answered at once (bounded concurrency)
 
 
 def _app(state: ServerState) -> web.Application:
@@ -44,8 +46,13 @@ def _app(state: ServerState) -> web.Application:
             return web.json_response({"error": {"message": "messages and model are required"}}, status=400)
         user = [m["content"] for m in body["messages"] if m.get("role") == "user"][-1]
         state.prompts.append(user)
-        if state.delay:
-            await asyncio.sleep(state.delay)
+        state.inflight += 1
+        state.max_inflight = max(state.max_inflight, state.inflight)
+        try:
+            if state.delay:
+                await asyncio.sleep(state.delay)
+        finally:
+            state.inflight -= 1
         text = state.answer(user)
         return web.json_response(
             {

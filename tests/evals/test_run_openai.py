@@ -220,3 +220,19 @@ def test_transformers_backend_is_not_there_yet(
     argv[argv.index("--backend") + 1] = "transformers"
     code, _, err = run(capsys, *argv)
     assert code == 2 and "transformers backend is not available yet" in err
+
+
+def test_concurrency_is_bounded_and_progress_runs(repo: Path, tmp_path: Path) -> None:
+    from ftpolicy.evals.runner import run_suite
+    from ftpolicy.evals.seal import load_suite
+
+    suite = load_suite(repo, "security-holdout@2026.11")
+    state = ServerState(answers(repo).__getitem__, delay=0.03)
+    with serve(state) as url:
+        result = run_suite(
+            suite, OpenAIBackend(url, "m"), adapter_digest="sha256:" + "a" * 64, cache=tmp_path / "c.jsonl",
+            concurrency=3, progress=True,
+        )  # fmt: skip
+    assert state.max_inflight == 3
+    assert len(result.results) == 60 and all(r.passed for r in result.results)
+    assert [r.item for r in result.results] == [i.digest for i in suite.items]  # item-file order
