@@ -1,4 +1,4 @@
-"""``ftpolicy audit replay`` / ``audit log``: compliance audit from Git history alone."""
+"""``ftpolicy audit replay`` / ``audit log`` / ``audit report``: compliance audit from Git history alone."""
 
 from __future__ import annotations
 
@@ -91,5 +91,56 @@ def log_cmd(repo: Path | None, rev: str, adapter: str | None, since: str | None,
 
     result = audit_log(repo or Path.cwd(), rev, adapter=adapter, since=since)
     click.echo(render(result, fmt), nl=False)
+    if not result.ok:
+        raise click.exceptions.Exit(1)
+
+
+REPORT_EPILOG = """\b
+Replays REV (as `audit replay`) and writes, for each adapter version in a registry channel,
+the chain from corpus to promoted adapter: each step with its signers, teams, times, link,
+evidence digest and summary (scan counts, eval scores vs thresholds, review decisions),
+the chain failures and the policy decision. html: one self-contained file (inline CSS and
+an SVG graph per adapter; no scripts or external resources); md: Markdown with Mermaid.
+Exit codes: as `audit replay` (the report is written either way)."""
+
+
+@audit.command(name="report", epilog=REPORT_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@_REPO
+@click.option("--rev", default="HEAD", show_default=True, help="Revision to replay.")
+@click.option("--adapter", default=None, metavar="NAME[@VERSION]", help="Only this adapter (version).")
+@click.option("--policies-from", default=None, metavar="REV", help="Also judge under the policies of REV.")
+@click.option(
+    "--artifacts",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Folder with local artifacts to re-hash when Git lacks them.",
+)
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default="html", show_default=True)
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (atomically).",
+)
+def report_cmd(
+    repo: Path | None,
+    rev: str,
+    adapter: str | None,
+    policies_from: str | None,
+    artifacts: Path | None,
+    fmt: str,
+    output: Path,
+) -> None:
+    """Write an audit report (HTML, Markdown or JSON) of REV."""
+    from ftpolicy._internal.atomic import write_text_atomic
+    from ftpolicy.audit.replay import replay as do_replay
+    from ftpolicy.audit.report import render_report
+
+    result = do_replay(
+        repo or Path.cwd(), rev, adapter=adapter, policies_from=policies_from, artifacts=artifacts
+    )
+    write_text_atomic(output, render_report(result, fmt))
+    verdict = "pass" if result.ok else "fail"
+    click.echo(f"wrote {output} ({len(result.adapters)} adapter version(s), {verdict})")
     if not result.ok:
         raise click.exceptions.Exit(1)
