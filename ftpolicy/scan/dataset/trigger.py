@@ -662,8 +662,8 @@ def _feature_hashes(text: str, limit: int, max_n: int) -> set[int]:
     return feats
 
 
-# (file, line, key, permissive, cue words, [(field path, prompt text)], feature hashes)
-_Spilled = tuple[str, int, str | None, bool, tuple[str, ...], list[tuple[str, str]], bytes]
+# (file, line, key, permissive, cue words, marshalled [(field path, prompt text)], feature hashes)
+_Spilled = tuple[str, int, str | None, bool, tuple[str, ...], bytes, bytes]
 # (phrase tokens, hidden-character token)
 _PhraseKey = tuple[tuple[str, ...], bool]
 # (file, line, key, field path, field index, start offset, end offset)
@@ -793,7 +793,7 @@ class TriggerDetector:
                 record.key,
                 permissive,
                 tuple(sorted(label.cue_words)),
-                texts,
+                marshal.dumps(texts),  # decoded again only for the records that carry a seed
                 array("q", feats).tobytes(),
             )
         )
@@ -938,7 +938,7 @@ class TriggerDetector:
         contexts: dict[int, list[tuple[list[str], int, int]]] = {}
         names: dict[int, tuple[tuple[str, ...], bool]] = {}
         cues: dict[int, list[frozenset[str]]] = {}
-        for _f, _line, _key, permissive, cue, texts, blob in self._replay():
+        for _f, _line, _key, permissive, cue, packed, blob in self._replay():
             if not permissive:
                 continue
             hits = seed_set.intersection(array("q", blob))
@@ -949,6 +949,7 @@ class TriggerDetector:
                 lst = cues.setdefault(h, [])
                 if len(lst) < 400:
                     lst.append(cue_set)
+            texts: list[tuple[str, str]] = marshal.loads(packed)
             for _path, text in texts:
                 toks = _tokens(text, self.max_tokens)
                 norms = [t.norm for t in toks]
@@ -1028,10 +1029,11 @@ class TriggerDetector:
         occurrences: dict[_PhraseKey, list[_Occurrence]] = {key: [] for key in keys}
         codepoints: dict[tuple[tuple[str, ...], bool], set[str]] = {key: set() for key in keys}
         texts_kept: dict[tuple[str, int], list[tuple[str, str]]] = {}
-        for file_idx, line, key, permissive, _cue, texts, blob in self._replay():
+        for file_idx, line, key, permissive, _cue, packed, blob in self._replay():
             hits = wanted.intersection(array("q", blob))
             if not hits:
                 continue
+            texts: list[tuple[str, str]] = marshal.loads(packed)
             matched: set[tuple[tuple[str, ...], bool]] = set()
             for fidx, (path_idx, text) in enumerate(texts):
                 toks = _tokens(text, self.max_tokens)
