@@ -10,7 +10,8 @@ behind it (the entry's promote link and the links of that adapter version at the
 
 Attestations are immutable too: a commit that modifies, renames or deletes a file under
 ``attestations/`` is reported as tampering (``attestation-rewritten``,
-``attestation-deleted``). Tampering makes the log fail (exit 1); events are facts.
+``attestation-deleted``), and so is a commit that deletes or renames a registry file
+(``registry-deleted``). Tampering makes the log fail (exit 1); events are facts.
 """
 
 from __future__ import annotations
@@ -170,6 +171,30 @@ def _attestation_tampering(git: GitRepo, rev: str, prefix: str) -> list[Tamper]:
     return out
 
 
+def _registry_deletions(git: GitRepo, rev: str, adapter: str | None) -> list[Tamper]:
+    """Commits that delete or rename a ``registry/<adapter>.yaml`` (the whole history gone)."""
+    from ftpolicy.git import GitError
+
+    if not git.file_history("registry", rev):
+        return []
+    out: list[Tamper] = []
+    for c in reversed(git.file_history("registry", rev)):
+        try:
+            changes = git.changed_paths(f"{c.sha}^", c.sha)
+        except GitError:
+            continue
+        for ch in changes:
+            path = ch.old_path if ch.status == "renamed" and ch.old_path else ch.path
+            if ch.status not in ("deleted", "renamed") or path.count("/") != 1:
+                continue
+            if not path.startswith("registry/") or not path.endswith(".yaml"):
+                continue
+            if adapter is not None and path != f"registry/{adapter}.yaml":
+                continue
+            out.append(Tamper("registry-deleted", path, c.sha, f"{path} (its whole history) was {ch.status}"))
+    return out
+
+
 def _since(value: str | None) -> dt.datetime | None:
     from ftpolicy.errors import UsageError
     from ftpolicy.identities import parse_time
@@ -242,6 +267,7 @@ def audit_log(
                         "links": [p for p in links_at if p.startswith(folder) and p.endswith(".link")],
                     }
                 )
+        result.tampering += _registry_deletions(git, sha, adapter)
         prefix = f"attestations/adapter/{adapter}" if adapter else "attestations"
         result.tampering += _attestation_tampering(git, sha, prefix)
     result.events.sort(key=lambda e: (e["at"], e["adapter"], e["seq"] or 0))

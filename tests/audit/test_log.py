@@ -68,3 +68,13 @@ def test_since_and_adapter_filters(history: History, capsys: pytest.CaptureFixtu
     assert code == 0 and len(json.loads(out)["events"]) == 4
     code, _, err = run_cli(capsys, *base, "--since", "yesterday")
     assert code == 2 and "--since" in err
+
+
+def test_deleted_registry_file_is_tampering(history: History, tmp_path: Path) -> None:
+    repo = _clone(history, tmp_path / "clone")
+    gone = repo.commit("start the registry afresh", {"registry/bot.yaml": None})
+    log = audit_log(tmp_path / "clone")
+    assert [(t.code, t.commit) for t in log.tampering if t.code == "registry-deleted"] == [
+        ("registry-deleted", gone)
+    ]
+    assert log.events == []  # nothing is left at HEAD to list, the deletion says why
