@@ -184,7 +184,7 @@ def run(
     progress: bool | None,
     repo: Path | None,
 ) -> None:
-    """Run the sealed suite against the adapter and write security-eval evidence."""
+    """Run a sealed suite against an adapter; write security-eval evidence."""
     import json
 
     from ftpolicy.errors import UsageError
@@ -325,7 +325,7 @@ def import_(
     show_default_mapping: bool,
     repo: Path | None,
 ) -> None:
-    """Turn a garak / promptfoo / lm-eval / Inspect result file into security-eval evidence."""
+    """Import a garak/promptfoo/lm-eval/Inspect result file as security-eval evidence."""
     import datetime as dt
     import hashlib
 
