@@ -216,7 +216,7 @@ _CSS = (
     "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
     "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 8px;"
     "font-size:13px;vertical-align:top}th{background:#eee}.pass{color:#2e7d32}.fail{color:#c62828}"
-    "code{font-size:12px}"
+    "code{font-size:12px}td code{word-break:break-all}table{max-width:100%}"
 )
 
 

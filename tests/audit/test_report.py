@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -81,3 +83,32 @@ def test_markdown_and_cli(history: History, tmp_path: Path, capsys: pytest.Captu
     assert out.read_text().startswith("<!DOCTYPE html>")
     code, _, _ = run_cli(capsys, *args, "--format", "json", "--output", str(tmp_path / "r.json"))
     assert code == 0 and json.loads((tmp_path / "r.json").read_text())["adapters"][0]["adapter"] == "bot@1.0"
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="headless Chromium (Debian package chromium) not found"
+)
+def test_html_renders_in_headless_chromium(history: History, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(render_report(replay(history.root, history.c["forged"], policies_from="HEAD"), "html"))
+    shot = tmp_path / "report.png"
+    proc = subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            f"--screenshot={shot}",
+            "--window-size=1100,1400",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    page_errors = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
+    assert page_errors == []
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
