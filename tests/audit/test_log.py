@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from helpers.gitrepo import ScratchRepo
 
 from audit.conftest import History, run_cli
 from ftpolicy.audit.log import audit_log
+from ftpolicy.registry.ops import revoke
 
 
 def _clone(history: History, dst: Path) -> ScratchRepo:
@@ -78,3 +80,21 @@ def test_deleted_registry_file_is_tampering(history: History, tmp_path: Path) ->
         ("registry-deleted", gone)
     ]
     assert log.events == []  # nothing is left at HEAD to list, the deletion says why
+
+
+@pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen is not installed")
+def test_revocation_in_a_signed_commit(history: History, tmp_path: Path) -> None:
+    repo = _clone(history, tmp_path / "clone")
+    key = tmp_path / "signing_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ada", "-f", str(key)], check=True)
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f"ada@example.invalid {key.with_suffix('.pub').read_text()}")
+    repo.git("config", "gpg.ssh.allowedSignersFile", str(allowed))
+    revoke(repo.path, "bot@1.1", "eval contamination found", history.chain.keys["eve"])
+    signed = repo.commit("revoke bot@1.1", ssh_signing_key=key)
+    log = audit_log(repo.path, since="2000-01-01")
+    last = log.events[-1]
+    assert (last["action"], last["version"], last["by"], last["commit"]) == ("revoke", "1.1", "eve", signed)
+    assert last["commit_signed"] is True and last["commit_signature"] == "good"
+    assert last["reason"] == "eval contamination found"
+    assert all(e["commit_signed"] is False for e in log.events[:-1])
