@@ -262,6 +262,8 @@ class ContaminationDetector:
                     self.postings.setdefault(w, []).append(item_id)
         self.posting_words = frozenset(self.postings)
         self.common_words: frozenset[str] = frozenset().union(*self.item_common.values())
+        self.min_item_weight = min(self.item_weight.values(), default=0.0)
+        self.max_item_size = max(self.item_size.values(), default=0)
         # exact prefilters for the hashed windows: a window can only be in ``grams`` when all
         # its words are holdout words and its first word starts an indexed 13-gram (or a
         # short item of that length), so the scan hashes only those windows
@@ -310,18 +312,26 @@ class ContaminationDetector:
                     break
             near: dict[str, float] = {}
             distinct = set(words)
-            if self.postings:
-                acc: dict[str, float] = {}
-                for w in distinct & self.posting_words:
-                    owners = self.postings[w]
-                    if owners:
-                        weight = self.idf[w]
-                        for o in owners:
-                            acc[o] = acc.get(o, 0.0) + weight
+            posting_words = distinct & self.posting_words if self.postings else None
+            if posting_words:
                 idf = self.idf
                 # the common words this field has bound what any item can gain from them
                 # (the slack keeps float summation order from deciding a borderline case)
                 field_common = sum([idf[w] for w in distinct & self.common_words]) + 1e-9
+                acc: dict[str, float] = {}
+                # no item can reach the threshold when even the lightest one could not with
+                # every word of this field (or when the field is too long for every item)
+                if (
+                    sum([idf[w] for w in posting_words]) + field_common
+                    >= self.min_containment * self.min_item_weight
+                    and len(distinct) <= 5 * self.max_item_size
+                ):
+                    for w in posting_words:
+                        owners = self.postings[w]
+                        if owners:
+                            weight = idf[w]
+                            for o in owners:
+                                acc[o] = acc.get(o, 0.0) + weight
                 too_long = len(distinct)
                 for o, v in acc.items():
                     if o in hits or too_long > 5 * self.item_size[o]:
