@@ -247,12 +247,12 @@ def _policy_dirs(root: Path) -> list[Path]:
 class _Judge:
     """One policy set and engine, reused for every adapter of a replay."""
 
-    def __init__(self, root: Path, engine: str) -> None:
+    def __init__(self, root: Path, engine: str, opa_url: str | None, opa_token: str | None) -> None:
         from ftpolicy.policy.engines import get_engine, load_policy_set
 
         self.policy_set = load_policy_set(_policy_dirs(root))
         self.config = _config_at(root)
-        self.engine = get_engine(engine)
+        self.engine = get_engine(engine, opa_url=opa_url, token=opa_token)
 
     def decide(self, document: dict[str, Any]) -> dict[str, Any]:
         from ftpolicy.policy.decision import DECISION_QUERY, parse_decision
@@ -404,11 +404,14 @@ def replay(
     policies_from: str | None = None,
     artifacts: Path | None = None,
     engine: str = "embedded",
+    opa_url: str | None = None,
+    opa_token: str | None = None,
 ) -> ReplayResult:
     """Replay the verification of every adapter version in a registry channel at ``rev``.
 
     ``adapter`` (``NAME`` or ``NAME@VERSION``) narrows the set; a ``NAME@VERSION`` that is in
-    no channel is verified anyway. Raises :class:`~ftpolicy.errors.FtpolicyError` when the
+    no channel is verified anyway. ``engine`` is ``embedded`` or ``opa`` (a server at
+    ``opa_url``, bearer ``opa_token``). Raises :class:`~ftpolicy.errors.FtpolicyError` when the
     revision cannot be read or its configuration/policies are unusable.
     """
     from ftpolicy.git import GitRepo
@@ -430,13 +433,13 @@ def replay(
             targets = chosen
         drift_rev = git.rev_parse(policies_from) if policies_from else None
         gated = set(load_settings(snap).gated)
-        judge = _Judge(snap, engine)
+        judge = _Judge(snap, engine, opa_url, opa_token)
         drift: _Judge | None = None
         try:
             if drift_rev is not None:
                 later = Path(tmp) / "policies-from"
                 materialize(GitRevisionView(git, drift_rev), later, ("ftpolicy.yaml", "policies"))
-                drift = _Judge(later, engine)
+                drift = _Judge(later, engine, opa_url, opa_token)
             result = ReplayResult(sha, format_time(now), drift_rev, problems=problems)
             for target in targets:
                 _copy_local(artifacts, snap, _listed_files(snap, target))

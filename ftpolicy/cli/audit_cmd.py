@@ -50,6 +50,10 @@ def audit() -> None:
     help="Folder with local artifacts (repository-relative names) to re-hash when Git lacks them.",
 )
 @click.option("--engine", type=click.Choice(["embedded", "opa"]), default="embedded", show_default=True)
+@click.option("--opa-url", default=None, metavar="URL", help="OPA server URL [env FTPOLICY_OPA_URL].")
+@click.option(
+    "--opa-token", default=None, metavar="TOKEN", help="Bearer token for OPA [env FTPOLICY_OPA_TOKEN]."
+)
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True
 )
@@ -60,9 +64,13 @@ def replay(
     policies_from: str | None,
     artifacts: Path | None,
     engine: str,
+    opa_url: str | None,
+    opa_token: str | None,
     fmt: str,
 ) -> None:
     """Re-verify every adapter version a registry channel held at REV, as of REV."""
+    import os
+
     from ftpolicy.audit.replay import render
     from ftpolicy.audit.replay import replay as do_replay
 
@@ -73,6 +81,8 @@ def replay(
         policies_from=policies_from,
         artifacts=artifacts,
         engine=engine,
+        opa_url=opa_url or os.environ.get("FTPOLICY_OPA_URL") or None,
+        opa_token=opa_token or os.environ.get("FTPOLICY_OPA_TOKEN") or None,
     )
     click.echo(render(result, fmt), nl=False)
     if not result.ok:

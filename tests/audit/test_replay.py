@@ -119,3 +119,10 @@ def test_cli_formats_and_exit_codes(history: History, capsys: pytest.CaptureFixt
     assert code == 0 and "would now be denied" in out
     code, _, err = run_cli(capsys, *base, "--rev", "no-such-rev")
     assert code == 2 and "no-such-rev" in err
+
+
+def test_opa_engine_agrees_with_embedded(history: History, opa_server: str) -> None:
+    rev = history.c["promoted-production"]
+    embedded = replay(history.root, rev, policies_from="HEAD")
+    opa = replay(history.root, rev, policies_from="HEAD", engine="opa", opa_url=opa_server)
+    assert [a.to_dict() for a in opa.adapters] == [a.to_dict() for a in embedded.adapters]
