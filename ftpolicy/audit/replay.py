@@ -432,6 +432,8 @@ def replay(
                 chosen = [Target(name, version, (), None)]
             targets = chosen
         drift_rev = git.rev_parse(policies_from) if policies_from else None
+        if not targets:  # nothing served at REV (perhaps not even an ftpolicy.yaml yet)
+            return ReplayResult(sha, format_time(now), drift_rev, problems=problems)
         gated = set(load_settings(snap).gated)
         judge = _Judge(snap, engine, opa_url, opa_token)
         drift: _Judge | None = None

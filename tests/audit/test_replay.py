@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers.gitrepo import init_repo
 
 from audit.conftest import History, run_cli
 from ftpolicy.audit.replay import NOT_IN_GIT, render, replay
@@ -126,3 +127,10 @@ def test_opa_engine_agrees_with_embedded(history: History, opa_server: str) -> N
     embedded = replay(history.root, rev, policies_from="HEAD")
     opa = replay(history.root, rev, policies_from="HEAD", engine="opa", opa_url=opa_server)
     assert [a.to_dict() for a in opa.adapters] == [a.to_dict() for a in embedded.adapters]
+
+
+def test_revision_before_any_configuration(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "plain")
+    first = repo.commit("readme", {"README.md": "nothing governed yet\n"})
+    result = replay(repo.path, first, policies_from="HEAD")
+    assert result.ok and result.adapters == [] and result.problems == []
