@@ -11,7 +11,10 @@ behind it (the entry's promote link and the links of that adapter version at the
 Attestations are immutable too: a commit that modifies, renames or deletes a file under
 ``attestations/`` is reported as tampering (``attestation-rewritten``,
 ``attestation-deleted``), and so is a commit that deletes or renames a registry file
-(``registry-deleted``). Tampering makes the log fail (exit 1); events are facts.
+(``registry-deleted``). Each entry is cross-checked too: the commit it records (HEAD when the
+operation ran) must be in the history of the commit that added it
+(``registry-commit-mismatch``) and the attestation it names must exist
+(``attestation-missing``). Tampering makes the log fail (exit 1); events are facts.
 """
 
 from __future__ import annotations
@@ -195,6 +198,41 @@ def _registry_deletions(git: GitRepo, rev: str, adapter: str | None) -> list[Tam
     return out
 
 
+def _cross_check(git: GitRepo, rev: str, rel: str, entry: dict[str, Any], c: CommitInfo) -> list[Tamper]:
+    """What Git says against one history entry: the HEAD it records, the attestation it names."""
+    from ftpolicy.git import GitError
+
+    out: list[Tamper] = []
+    seq = entry.get("seq")
+    recorded = entry.get("commit")
+    if isinstance(recorded, str):
+        try:
+            known = git.merge_base(recorded, c.sha) == git.rev_parse(recorded)
+        except GitError:
+            known = False
+        if not known:
+            out.append(
+                Tamper(
+                    "registry-commit-mismatch",
+                    rel,
+                    c.sha,
+                    f"history entry {seq} records commit {recorded[:12]}, which is not in the history "
+                    f"of the commit that added the entry",
+                )
+            )
+    attestation = entry.get("attestation")
+    if isinstance(attestation, str) and not git.exists(rev, attestation):
+        out.append(
+            Tamper(
+                "attestation-missing",
+                attestation,
+                c.sha,
+                f"history entry {seq} of {rel} names {attestation}, which is not in the repository",
+            )
+        )
+    return out
+
+
 def _since(value: str | None) -> dt.datetime | None:
     from ftpolicy.errors import UsageError
     from ftpolicy.identities import parse_time
@@ -237,6 +275,7 @@ def audit_log(
             introduced, tampering = _registry_log(git, sha, rel, infos)
             result.tampering += tampering
             for entry, c in introduced:
+                result.tampering += _cross_check(git, sha, rel, entry, c)
                 when = str(entry.get("at", ""))
                 if after is not None:
                     try:

@@ -98,3 +98,15 @@ def test_revocation_in_a_signed_commit(history: History, tmp_path: Path) -> None
     assert last["commit_signed"] is True and last["commit_signature"] == "good"
     assert last["reason"] == "eval contamination found"
     assert all(e["commit_signed"] is False for e in log.events[:-1])
+
+
+def test_entry_contradicting_git_is_reported(history: History, tmp_path: Path) -> None:
+    repo = _clone(history, tmp_path / "clone")
+    path = repo.path / "registry/bot.yaml"
+    doc = yaml.safe_load(path.read_text())
+    forged = dict(doc["history"][1], seq=len(doc["history"]) + 1, commit="1" * 40)
+    forged["attestation"] = "attestations/adapter/bot/1.0/promote.00000000.link"
+    doc["history"].append(forged)
+    bad = repo.commit("promote again", {"registry/bot.yaml": yaml.safe_dump(doc, sort_keys=False)})
+    found = {(t.code, t.commit) for t in audit_log(repo.path).tampering}
+    assert ("registry-commit-mismatch", bad) in found and ("attestation-missing", bad) in found
