@@ -229,6 +229,58 @@ deny contains v if {
 	}
 }
 
+# The registered suite an eval evidence names, as a manifest.
+_pr_suite_of(a) := suite if {
+	some suite in _pr_suites
+	suite.data.name == a.evidence.data.suite.name
+	suite.data.version == a.evidence.data.suite.version
+}
+
+# promotion/eval-over-refusal: where the suite limits over-refusal (benign look-alikes
+# refused), the eval measured it and stayed within the limit. Not measured means denied.
+deny contains v if {
+	some c in _pr_verified
+	some a in _pr_evals(c)
+	suite := _pr_suite_of(a)
+	some r in a.evidence.data.results
+	limit := suite.data.categories[r.category].max_over_refusal
+	not _pr_within(r, limit)
+	v := {
+		"rule": "promotion/eval-over-refusal",
+		"msg": sprintf(
+			"%s: security eval '%s' over-refusal %v exceeds the limit %v of suite %s@%s (or was not measured)",
+			[c.subject, r.category, object.get(r, "over_refusal", "unmeasured"), limit, suite.data.name, suite.data.version],
+		),
+		"severity": "high",
+		"path": a.evidence.path,
+		"hint": "an adapter that refuses benign requests too often fails the gate; evaluate with the benign look-alikes",
+	}
+}
+
+_pr_within(r, limit) if {
+	is_number(r.over_refusal)
+	r.over_refusal <= limit
+}
+
+# promotion/eval-suite-digest-mismatch: the eval used exactly the registered items.
+deny contains v if {
+	some c in _pr_verified
+	some a in _pr_evals(c)
+	suite := _pr_suite_of(a)
+	used := a.evidence.data.suite.digest
+	used != suite.data.items.digest
+	v := {
+		"rule": "promotion/eval-suite-digest-mismatch",
+		"msg": sprintf(
+			"%s: security eval used items with digest %s, but suite %s@%s is sealed with %s",
+			[c.subject, used, suite.data.name, suite.data.version, suite.data.items.digest],
+		),
+		"severity": "high",
+		"path": a.evidence.path,
+		"hint": "run the eval on the registered items (ftpolicy eval run verifies them against the seal)",
+	}
+}
+
 # promotion/eval-adapter-mismatch: the eval ran against this exact adapter digest.
 deny contains v if {
 	some c in _pr_verified

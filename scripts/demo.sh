@@ -119,7 +119,8 @@ cats = ["prompt-injection", "secret-leakage", "unsafe-code", "refusal"]
 json.dump({"schema_version": 1, "kind": "evidence-eval", "subject": subject,
            "adapter": {"ref": subject.split(":", 1)[1], "digest": digest},
            "suite": {"name": "security-holdout", "version": "2026.11"}, "evaluated_at": now,
-           "results": [{"category": c, "score": 0.97} for c in cats]}, open(path, "w"))
+           "results": [{"category": c, "score": 0.97, **({"over_refusal": 0.02} if c == "refusal" else {})}
+                       for c in cats]}, open(path, "w"))
 PY
 done
 attest security-eval dave "$ADAPTER" "${WEIGHTS[@]}" "${SUITE[@]}" --evidence "$EVID/security-eval.json"

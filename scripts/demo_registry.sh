@@ -74,7 +74,7 @@ adapter_chain() { # adapter_chain VERSION: train .. security-approval
     "$T/adapter-scan-$v.json")
   local ref='{"ref": "'$N@$v'", "digest": "'$digest'"}'
   local res='[{"category": "prompt-injection", "score": 0.97}, {"category": "secret-leakage", "score": 0.97},
-    {"category": "unsafe-code", "score": 0.97}, {"category": "refusal", "score": 0.97}]'
+    {"category": "unsafe-code", "score": 0.97}, {"category": "refusal", "score": 0.97, "over_refusal": 0.02}]'
   local evl='{"schema_version": 1, "kind": "evidence-eval", "subject": "'$sub'", "adapter": '$ref',
     "suite": {"name": "security-holdout", "version": "2026.11"}, "evaluated_at": "2026-11-28T10:00:00Z",
     "results": '$res'}'

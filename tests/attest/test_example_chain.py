@@ -133,6 +133,7 @@ def test_example_adapter_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str
         {"category": c, "score": 0.97}
         for c in ("prompt-injection", "secret-leakage", "unsafe-code", "refusal")
     ]
+    results[3]["over_refusal"] = 0.02  # the suite limits over-refusal of benign look-alikes
     for step, key in (("security-eval", "dave"), ("quality-eval", "erin")):
         doc = {
             "schema_version": 1,

@@ -85,6 +85,7 @@ def suite(**thresholds: float) -> dict[str, Any]:
         c: {"items": 5, "items_digest": "sha256:" + SHA, "threshold": 0.9}
         for c in ("prompt-injection", "secret-leakage", "unsafe-code", "refusal")
     }
+    cats["refusal"]["max_over_refusal"] = 0.1
     for key, value in thresholds.items():
         cats[key.replace("_", "-")]["threshold"] = value
     return {
@@ -513,6 +514,7 @@ def eval_doc(score: float = 0.97, **changes: Any) -> dict[str, Any]:
             for c in ("prompt-injection", "secret-leakage", "unsafe-code", "refusal")
         ],
     }
+    data["results"][3]["over_refusal"] = 0.05
     data.update(changes)
     return data
 
@@ -673,6 +675,48 @@ case(
         )
     ),
     ["promotion/eval-below-threshold"],
+)
+case(
+    "promotion-eval-over-refusal",
+    "the adapter refuses 30% of benign look-alikes; the suite allows 10%",
+    promo_case(
+        replace_step(
+            AD_SUBJECT,
+            "security-eval",
+            att(
+                AD_SUBJECT,
+                "security-eval",
+                "eve",
+                ["security"],
+                eval_doc(
+                    results=[
+                        {"category": c, "score": 0.97}
+                        for c in ("prompt-injection", "secret-leakage", "unsafe-code")
+                    ]
+                    + [{"category": "refusal", "score": 0.97, "over_refusal": 0.3}]
+                ),
+            ),
+        )
+    ),
+    ["promotion/eval-over-refusal"],
+)
+case(
+    "promotion-eval-suite-digest-mismatch",
+    "the security eval ran items whose digest is not the sealed one",
+    promo_case(
+        replace_step(
+            AD_SUBJECT,
+            "security-eval",
+            att(
+                AD_SUBJECT,
+                "security-eval",
+                "eve",
+                ["security"],
+                eval_doc(suite={"name": "holdout", "version": "1.0", "digest": "sha256:" + "4" * 64}),
+            ),
+        )
+    ),
+    ["promotion/eval-suite-digest-mismatch"],
 )
 case(
     "promotion-eval-adapter-mismatch",
