@@ -27,6 +27,7 @@ chunk decisions are cached in ``.git/ftpolicy/`` by policy digest and exact inpu
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -253,11 +254,24 @@ def _library(policies: Path | None, extra: Sequence[Path] = ()) -> tuple[PolicyS
     return combined, sorted(set(packages)), notes
 
 
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def _decide(
     eng: Any, engine: str, policy_set: PolicySet, pi: PolicyInput, root: Path, notes: list[str]
 ) -> Any:
     """The raw decision: one query, or chunks of a large full check on the embedded engine."""
-    from ftpolicy.policy.chunked import CHUNK_MANIFESTS, chunk_digest, merge_decisions, split_input
+    from ftpolicy.policy.chunked import (
+        CHUNK_MANIFESTS,
+        chunk_digest,
+        evaluate_in_workers,
+        merge_decisions,
+        split_input,
+    )
     from ftpolicy.policy.decision import DECISION_QUERY
 
     subjects = sum(1 for m in pi.document["manifests"] if m["subject"])
@@ -268,20 +282,18 @@ def _decide(
     chunks = split_input(pi.document, pi.subjects, CHUNK_MANIFESTS)
     cache = DecisionCache(root)
     version = eng.version()
-    raws = []
-    used: set[str] = set()
-    hits = 0
-    for chunk in chunks:
-        key = DecisionCache.key_for(version, chunk_digest(policy_set.digest, chunk))
-        used.add(key)
-        raw = cache.get(key)
-        if raw is None:
-            raw = eng.query(policy_set, DECISION_QUERY, chunk)
-            cache.put(key, raw)
-        else:
-            hits += 1
-        raws.append(raw)
-    cache.save(keep=used)
+    keys = [DecisionCache.key_for(version, chunk_digest(policy_set.digest, c)) for c in chunks]
+    raws: list[Any] = [cache.get(k) for k in keys]
+    missing = [i for i, raw in enumerate(raws) if raw is None]
+    hits = len(chunks) - len(missing)
+    workers = min(_cpus(), len(missing), 8)
+    found = None
+    if workers >= 2 and os.environ.get("FTPOLICY_JOBS") != "1":
+        found = evaluate_in_workers(policy_set, chunks, missing, workers)
+    for i in missing:
+        raws[i] = found[i] if found is not None else eng.query(policy_set, DECISION_QUERY, chunks[i])
+        cache.put(keys[i], raws[i])
+    cache.save(keep=set(keys))
     notes.append(
         f"evaluated in {len(chunks)} chunks of at most {CHUNK_MANIFESTS} manifests"
         + (

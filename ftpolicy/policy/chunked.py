@@ -129,3 +129,64 @@ def merge_decisions(raws: Sequence[Any]) -> Any:
     # An inconsistent chunk makes the merged answer inconsistent too, which parsing refuses.
     merged["allow"] = (not merged["deny"]) if consistent else bool(merged["deny"])
     return merged
+
+
+# -- evaluation in worker processes ------------------------------------------------------------
+
+_JOB: tuple[Any, Sequence[dict[str, Any]]] | None = None  # (policy set, chunks), inherited by fork
+_ENGINE: Any = None  # one embedded engine per worker process
+
+
+def _evaluate_one(index: int) -> tuple[str, Any]:
+    """Evaluate chunk ``index`` of :data:`_JOB` in a worker; errors come back as plain values."""
+    global _ENGINE
+    from ftpolicy.errors import FtpolicyError
+    from ftpolicy.policy.decision import DECISION_QUERY
+    from ftpolicy.policy.engines import get_engine
+
+    assert _JOB is not None
+    policy_set, chunks = _JOB
+    try:
+        if _ENGINE is None:
+            _ENGINE = get_engine("embedded")
+        return "ok", _ENGINE.query(policy_set, DECISION_QUERY, chunks[index])
+    except FtpolicyError as exc:
+        loc = exc.location
+        where = None if loc is None else (loc.path, loc.line, loc.column)
+        return "error", (exc.message, exc.hint, exc.code, where)
+
+
+def evaluate_in_workers(
+    policy_set: Any, chunks: Sequence[dict[str, Any]], indexes: Sequence[int], workers: int
+) -> dict[int, Any] | None:
+    """Raw decisions of ``chunks[i]`` for ``i`` in ``indexes``, on ``workers`` forked processes.
+
+    Each worker compiles the policies once and evaluates whole chunks; nothing large is sent to
+    it (the chunks are inherited by fork). Returns None when no pool could be started (the
+    caller then evaluates in this process); an evaluation error in a worker is raised here as
+    :class:`~ftpolicy.errors.EvaluationError` with the worker's message, hint and location.
+    """
+    global _JOB
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    from ftpolicy.errors import EvaluationError, Location
+
+    _JOB = (policy_set, chunks)
+    results: dict[int, Any] = {}
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            for index, (status, value) in zip(indexes, pool.map(_evaluate_one, indexes), strict=True):
+                if status == "error":
+                    message, hint, code, where = value
+                    raise EvaluationError(
+                        message, hint=hint, code=code, location=Location(*where) if where else None
+                    )
+                results[index] = value
+    except (BrokenProcessPool, OSError):
+        return None
+    finally:
+        _JOB = None
+    return results

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
-from ftpolicy.check import _library
+from ftpolicy.check import _library, evaluate_check
+from ftpolicy.errors import EvaluationError
 from ftpolicy.git import GitRepo
+from ftpolicy.policy import chunked
 from ftpolicy.policy.chunked import merge_decisions, split_input
 from ftpolicy.policy.decision import DECISION_QUERY, parse_decision
 from ftpolicy.policy.engines import get_engine
@@ -29,8 +31,16 @@ def _bench() -> Any:
 
 
 @pytest.fixture(scope="module")
-def document(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The full-check input of a ~120-manifest repository with violations of several rules."""
+def document(gov_root: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The full-check input of the ~120-manifest repository."""
+    with GitRepo.open(gov_root) as git:
+        pi = build_input(git, root=gov_root, now=NOW)
+    return pi.document, pi.subjects
+
+
+@pytest.fixture(scope="module")
+def gov_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ~120-manifest governed repository with violations of several rules, on main."""
     bench = _bench()
     root = tmp_path_factory.mktemp("chunked") / "gov"
     bench.generate(root, 120)
@@ -57,9 +67,7 @@ def document(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], 
     bench._git(root, "-c", "commit.gpgsign=false", "commit", "-q", "-m", "violations")
     subprocess.run(["git", "-C", str(root), "switch", "-q", "main"], check=True)
     bench._git(root, "merge", "-q", "--ff-only", "change")
-    with GitRepo.open(root) as git:
-        pi = build_input(git, root=root, now=NOW)
-    return pi.document, pi.subjects
+    return root
 
 
 def _canon(decision: Any) -> list[str]:
@@ -120,3 +128,47 @@ def test_merge_refuses_to_hide_an_inconsistent_chunk() -> None:
     merged = merge_decisions([ok, bad])
     with pytest.raises(Exception, match="allow"):
         parse_decision(merged)
+
+
+def _findings(root: Path) -> list[str]:
+    report = evaluate_check(root, now=NOW).report
+    return sorted(repr(f) for f in report.findings)
+
+
+def test_full_check_in_chunks_and_workers_equals_one_query(
+    gov_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FTPOLICY_CACHE", "0")
+    single = _findings(gov_root)
+    assert any("dataset/parent-missing" in f for f in single)
+    monkeypatch.setattr(chunked, "CHUNK_MANIFESTS", 15)
+    assert _findings(gov_root) == single  # chunks in worker processes (2 CPUs or more)
+    monkeypatch.setenv("FTPOLICY_JOBS", "1")
+    assert _findings(gov_root) == single  # chunks in this process
+
+
+def test_chunk_decisions_are_cached(gov_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chunked, "CHUNK_MANIFESTS", 30)
+    first = evaluate_check(gov_root, now=NOW).report
+    second = evaluate_check(gov_root, now=NOW).report
+    assert sorted(map(repr, first.findings)) == sorted(map(repr, second.findings))
+    assert any("from the decision cache" in n for n in second.notes)
+    later = evaluate_check(gov_root, now="2026-11-29T12:00:00Z").report  # another check time
+    assert not any("from the decision cache" in n for n in later.notes)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_evaluation_error_in_a_chunk_is_an_error(
+    gov_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    monkeypatch.setenv("FTPOLICY_CACHE", "0")
+    monkeypatch.setenv("FTPOLICY_JOBS", jobs)
+    monkeypatch.setattr(chunked, "CHUNK_MANIFESTS", 15)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "bad.rego").write_text(
+        "package ftpolicy.bad\n\nimport rego.v1\n\n"
+        'deny contains {"rule": "bad/x", "msg": sprintf("%v", [to_number(m.path)])} if {\n'
+        '\tsome m in input.manifests\n\tstartswith(m.path, "datasets/ds-0002")\n}\n'
+    )
+    with pytest.raises(EvaluationError):
+        evaluate_check(gov_root, now=NOW, extra_policies=[tmp_path / "bad"])
