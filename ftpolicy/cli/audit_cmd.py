@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ftpolicy.cli.options import engine_options
+
 _REPO = click.option(
     "--repo",
     type=click.Path(file_okay=False, path_type=Path),
@@ -49,11 +51,7 @@ def audit() -> None:
     default=None,
     help="Folder with local artifacts (repository-relative names) to re-hash when Git lacks them.",
 )
-@click.option("--engine", type=click.Choice(["embedded", "opa"]), default="embedded", show_default=True)
-@click.option("--opa-url", default=None, metavar="URL", help="OPA server URL [env FTPOLICY_OPA_URL].")
-@click.option(
-    "--opa-token", default=None, metavar="TOKEN", help="Bearer token for OPA [env FTPOLICY_OPA_TOKEN]."
-)
+@engine_options()
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True
 )

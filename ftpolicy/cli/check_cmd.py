@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from ftpolicy.cli.options import engine_options
+
 EPILOG = """\b
 Examples:
   ftpolicy check                                  every manifest at HEAD
@@ -33,17 +35,7 @@ policy does not compile, undefined decision, evaluation error)."""
 )
 @click.option("--base", default=None, metavar="REV", help="Judge only what HEAD changed since it left REV.")
 @click.option("--head", default="HEAD", show_default=True, metavar="REV", help="The revision to judge.")
-@click.option(
-    "--engine",
-    type=click.Choice(["embedded", "opa"]),
-    default="embedded",
-    show_default=True,
-    help="embedded: in-process Rego (regopy); opa: a running OPA server.",
-)
-@click.option("--opa-url", default=None, metavar="URL", help="OPA server URL [env FTPOLICY_OPA_URL].")
-@click.option(
-    "--opa-token", default=None, metavar="TOKEN", help="Bearer token for OPA [env FTPOLICY_OPA_TOKEN]."
-)
+@engine_options()
 @click.option(
     "--policies",
     type=click.Path(file_okay=False, path_type=Path),

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ftpolicy.cli.options import engine_options
+
 if TYPE_CHECKING:
     from ftpolicy.attest.verify import ChainFacts
     from ftpolicy.promotion import PromotionResult
@@ -78,17 +80,7 @@ def verify() -> None:
     help="Also copy the layout, owner keys and links to DIR for in-toto-verify / in-toto-golang "
     "(the command to run is printed on stderr).",
 )
-@click.option(
-    "--engine",
-    type=click.Choice(["embedded", "opa"]),
-    default="embedded",
-    show_default=True,
-    help="Policy engine for the promotion policies: embedded (regopy) or opa (a running OPA server).",
-)
-@click.option("--opa-url", default=None, metavar="URL", help="OPA server URL [env FTPOLICY_OPA_URL].")
-@click.option(
-    "--opa-token", default=None, metavar="TOKEN", help="Bearer token for OPA [env FTPOLICY_OPA_TOKEN]."
-)
+@engine_options("Policy engine for the promotion policies: embedded (regopy) or opa (a running OPA server).")
 def adapter(
     ref: str,
     repo: Path | None,
