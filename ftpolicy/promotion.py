@@ -357,7 +357,7 @@ def add_chain_facts(git: GitRepo, root: Path, head: str, prefix: str, document: 
     identities, evidence and manifests come from Git at ``head``; adapter files and shards
     from the work tree (``root``). Returns notes for the report.
     """
-    from ftpolicy.attest.subject import Subject
+    from ftpolicy.attest.subject import ATTESTATIONS_DIR, Subject
     from ftpolicy.attest.verify import ChainFacts, verify_chain
 
     touched = _touched_adapters(document)
@@ -369,9 +369,15 @@ def add_chain_facts(git: GitRepo, root: Path, head: str, prefix: str, document: 
     tmp = Path(tempfile.mkdtemp(prefix="ftpolicy-chain-"))
     try:
         have = {m["path"] for m in document["manifests"]}
+        # One listing of every adapter's attestation folder instead of one per adapter.
+        attested = {
+            path.rsplit("/", 1)[0] for path in git.list_files(head, f"{prefix}{ATTESTATIONS_DIR}/adapter")
+        }
         for ref, manifest, in_channel in touched:
             subject = Subject.parse(f"adapter:{ref}")
-            if not git.list_files(head, prefix + subject.dir) and not in_channel:
+            folder = prefix + subject.dir
+            has_links = any(d == folder or d.startswith(folder + "/") for d in attested)
+            if not has_links and not in_channel:
                 notes.append(f"{ref}: no attestations at head, promotion policies not applied")
                 continue
             try:

@@ -242,7 +242,7 @@ def _since(value: str | None) -> dt.datetime | None:
     text = value if "T" in value else value + "T00:00:00Z"
     try:
         return parse_time(text, where="--since")
-    except Exception:
+    except UsageError:
         raise UsageError(
             f"--since {value!r} is not a date", hint="use YYYY-MM-DD or an RFC 3339 time", code="audit.since"
         ) from None
@@ -252,6 +252,7 @@ def audit_log(
     repo: Path, rev: str = "HEAD", *, adapter: str | None = None, since: str | None = None
 ) -> AuditLog:
     """Registry events and tampering at ``rev`` (see the module doc)."""
+    from ftpolicy.errors import UsageError
     from ftpolicy.git import GitRepo
     from ftpolicy.identities import parse_time
 
@@ -281,8 +282,8 @@ def audit_log(
                     try:
                         if parse_time(when, where=rel) < after:
                             continue
-                    except Exception:
-                        pass
+                    except UsageError:
+                        pass  # an unreadable time is listed rather than filtered out
                 folder = f"attestations/adapter/{name}/{entry.get('version')}/"
                 result.events.append(
                     {
