@@ -368,6 +368,44 @@ deny contains v if {
 	}
 }
 
+# promotion/scan-evidence-incomplete: scan evidence states its results (adapter scan: a
+# findings list, empty when clean; dataset scan: counts by severity). Evidence that does
+# not cannot show a clean scan, so it is denied rather than read as "no findings".
+deny contains v if {
+	some c in _pr_verified
+	some a in _pr_atts(c.subject, "adapter-scan")
+	not _pr_findings_listed(a)
+	v := {
+		"rule": "promotion/scan-evidence-incomplete",
+		"msg": sprintf("%s: the adapter-scan evidence has no findings list", [c.subject]),
+		"severity": "high",
+		"path": _pr_evidence_path(a),
+		"hint": "attest adapter-scan with the summary written by `ftpolicy scan adapter --summary`",
+	}
+}
+
+deny contains v if {
+	some c in _pr_verified
+	some a in _pr_atts(c.dataset, "scan")
+	not _pr_counts_listed(a)
+	v := {
+		"rule": "promotion/scan-evidence-incomplete",
+		"msg": sprintf("%s: the scan evidence of dataset %s has no counts by severity", [c.subject, c.dataset]),
+		"severity": "high",
+		"path": _pr_evidence_path(a),
+		"hint": "attest scan with the summary written by `ftpolicy scan dataset --summary`",
+	}
+}
+
+# Helpers, so that `not` covers the whole test: OPA lifts an undefined reference out of a
+# negated built-in call, which would make the rule undefined instead of denying.
+_pr_findings_listed(a) if is_array(a.evidence.data.findings)
+
+_pr_counts_listed(a) if is_object(a.evidence.data.counts.by_severity)
+
+# Where to point a finding: the evidence file, else the link, so the deny is never undefined.
+_pr_evidence_path(a) := object.get(a, ["evidence", "path"], object.get(a, "link", "attestations"))
+
 # Waivers written into a verified security approval by a member of the security team; they
 # apply to that adapter's own scan evidence only (path) and only while the approval verifies.
 exception contains w if {

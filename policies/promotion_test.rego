@@ -323,3 +323,13 @@ test_eval_registered_items_digest_passes if {
 	atts := _pt_with("security-eval", _pt_adapter, [_pt_att(_pt_adapter, "security-eval", "eve", ["security"], ev)])
 	count(_pt_deny(atts, [_pt_chain])) == 0
 }
+
+test_adapter_scan_evidence_without_findings_is_denied if {
+	atts := _pt_with("adapter-scan", _pt_adapter, [_pt_att(_pt_adapter, "adapter-scan", "scanbot", ["scanners"], {"status": "pass"})])
+	_pt_rules(_pt_deny(atts, [_pt_chain])) == {"promotion/scan-evidence-incomplete"}
+}
+
+test_dataset_scan_evidence_without_counts_is_denied if {
+	atts := _pt_with("scan", _pt_dataset, [_pt_att(_pt_dataset, "scan", "scanbot", ["scanners"], {"status": "pass"})])
+	_pt_rules(_pt_deny(atts, [_pt_chain])) == {"promotion/scan-evidence-incomplete"}
+}

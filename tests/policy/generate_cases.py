@@ -765,6 +765,18 @@ case(
     ),
     ["promotion/scan-high-finding"],
 )
+case(
+    "promotion-scan-evidence-incomplete",
+    "the adapter-scan evidence states no findings list, so it cannot show a clean scan",
+    promo_case(
+        replace_step(
+            AD_SUBJECT,
+            "adapter-scan",
+            att(AD_SUBJECT, "adapter-scan", "scanbot", ["scanners"], {"status": "pass"}),
+        )
+    ),
+    ["promotion/scan-evidence-incomplete"],
+)
 waiving = {
     "decision": "approve",
     "waivers": [{"rule": "promotion/scan-high-finding", "reason": "false positive"}],
