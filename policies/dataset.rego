@@ -21,8 +21,54 @@ _untrusted_kinds := input.config.datasets.untrusted_source_kinds if {
 _provenance_fields := ["sources", "collected_by", "authors", "collection", "preprocessing", "change_summary"]
 
 # dataset/provenance-incomplete: every provenance question has an answer.
+#
+# The exact checks below look at one field at a time through helper functions, which costs
+# the embedded engine about a tenth of a millisecond per field and manifest. A full check
+# therefore screens each manifest first with one rule of plain built-in calls, and runs the
+# exact checks only on the manifests the screen does not clear. The screen is stricter than
+# the checks (every value it accepts is a non-blank string, a non-empty list or a non-empty
+# object, with the same white space as lib.has_value), so it never clears a manifest they would deny;
+# anything unusual (a number where text is expected, an empty preprocessing list) only sends
+# the manifest on to the exact checks.
+_provenance_suspects := [m | some m in _datasets; not _provenance_screened(m.data)]
+
+_provenance_screened(d) if {
+	count(_provenance_keys - object.keys(d)) == 0
+	is_string(d.collected_by)
+	trim(d.collected_by, lib.white_space) != ""
+	is_string(d.change_summary)
+	trim(d.change_summary, lib.white_space) != ""
+	is_array(d.authors)
+	count(d.authors) > 0
+	is_object(d.collection)
+	count(d.collection) > 0
+	is_array(d.sources)
+	count(d.sources) > 0
+	every source in d.sources {
+		is_string(source.name)
+		trim(source.name, lib.white_space) != ""
+		is_string(source.kind)
+		trim(source.kind, lib.white_space) != ""
+		is_string(source.uri)
+		trim(source.uri, lib.white_space) != ""
+		is_string(source.licence)
+		trim(source.licence, lib.white_space) != ""
+	}
+	is_array(d.preprocessing)
+	every step in d.preprocessing {
+		is_string(step.tool)
+		trim(step.tool, lib.white_space) != ""
+		is_string(step.version)
+		trim(step.version, lib.white_space) != ""
+		is_string(step.parameters_digest)
+		trim(step.parameters_digest, lib.white_space) != ""
+	}
+}
+
+_provenance_keys := {f | some f in _provenance_fields}
+
 deny contains v if {
-	some m in _datasets
+	some m in _provenance_suspects
 	some field in _provenance_fields
 	not _recorded(m.data, field)
 	v := {
@@ -44,7 +90,7 @@ _recorded(doc, field) if {
 }
 
 deny contains v if {
-	some m in _datasets
+	some m in _provenance_suspects
 	some i, source in m.data.sources
 	some field in ["name", "kind", "uri", "licence"]
 	not lib.has_value(source, field)
@@ -59,7 +105,7 @@ deny contains v if {
 }
 
 deny contains v if {
-	some m in _datasets
+	some m in _provenance_suspects
 	some i, step in m.data.preprocessing
 	some field in ["tool", "version", "parameters_digest"]
 	not lib.has_value(step, field)

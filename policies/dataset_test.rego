@@ -96,6 +96,69 @@ test_provenance_empty_preprocessing_is_recorded if {
 	count(_ds_deny(_ds_with_parent(ok))) == 0
 }
 
+# The screen in front of the provenance checks (dataset._provenance_suspects) clears a
+# complete manifest and never a blank one, whatever white space makes it blank.
+test_provenance_screen_clears_complete_manifest if {
+	count(dataset._provenance_suspects) == 0 with input.manifests as _ds_with_parent(_ds_ds)
+}
+
+test_provenance_screen_keeps_text_mentioning_null if {
+	ok := json.patch(_ds_ds, [{"op": "replace", "path": "/change_summary", "value": "nullable fields {} []"}])
+	count(_ds_deny(_ds_with_parent(ok))) == 0
+}
+
+# Every character trim_space removes (Go's unicode.IsSpace), base64-encoded because the
+# engines read escapes in Rego string literals differently.
+_ds_white_space_base64 := [
+	"IA==", "CQ==", "Cg==", "DQ==", "DA==", "Cw==", "woU=", "wqA=", "4ZqA", "4oCA", "4oCB",
+	"4oCC", "4oCD", "4oCE", "4oCF", "4oCG", "4oCH", "4oCI", "4oCJ", "4oCK", "4oCo", "4oCp",
+	"4oCv", "4oGf", "44CA",
+]
+
+test_provenance_white_space_only_values_are_blank if {
+	every b in _ds_white_space_base64 {
+		blank := concat("", [base64.decode(b), base64.decode(b)])
+		_ds_blank_collector_denied(blank)
+		_ds_blank_licence_denied(blank)
+		_ds_blank_tool_denied(blank)
+	}
+}
+
+_ds_blank_collector_denied(blank) if {
+	bad := json.patch(_ds_ds, [{"op": "replace", "path": "/collected_by", "value": blank}])
+	"dataset/provenance-incomplete" in _ds_rules(_ds_deny(_ds_with_parent(bad)))
+}
+
+_ds_blank_licence_denied(blank) if {
+	bad := json.patch(_ds_ds, [{"op": "replace", "path": "/sources", "value": _ds_source("internal", blank)}])
+	"dataset/provenance-incomplete" in _ds_rules(_ds_deny(_ds_with_parent(bad)))
+}
+
+_ds_blank_tool_denied(blank) if {
+	bad := json.patch(_ds_ds, [{"op": "replace", "path": "/preprocessing/0/tool", "value": blank}])
+	"dataset/provenance-incomplete" in _ds_rules(_ds_deny(_ds_with_parent(bad)))
+}
+
+test_provenance_empty_values_are_blank if {
+	every patch in [
+		{"op": "replace", "path": "/authors", "value": []},
+		{"op": "replace", "path": "/collection", "value": {}},
+		{"op": "replace", "path": "/change_summary", "value": ""},
+		{"op": "replace", "path": "/collected_by", "value": null},
+		{"op": "replace", "path": "/sources/0/uri", "value": null},
+		{"op": "remove", "path": "/sources/0/kind"},
+		{"op": "replace", "path": "/preprocessing", "value": "redact"},
+		{"op": "replace", "path": "/preprocessing/0", "value": "redact"},
+	] {
+		_ds_patch_denied(patch)
+	}
+}
+
+_ds_patch_denied(patch) if {
+	bad := json.patch(_ds_ds, [patch])
+	"dataset/provenance-incomplete" in _ds_rules(_ds_deny(_ds_with_parent(bad)))
+}
+
 test_untrusted_source_needs_reviews if {
 	bad := json.patch(_ds_ds, [{"op": "replace", "path": "/sources", "value": _ds_source("user-generated", "internal")}])
 	some v in _ds_deny(_ds_with_parent(bad))

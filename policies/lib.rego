@@ -29,8 +29,17 @@ has_value(obj, key) if {
 
 _blank(v) if {
 	is_string(v)
-	trim_space(v) == ""
+	trim(v, white_space) == ""
 }
+
+# Every white-space character (what Go's unicode.IsSpace accepts, which OPA's trim_space
+# removes; the embedded engine's trim_space removes only the ASCII ones), for trim(). Written
+# base64-encoded because the engines read escapes in Rego string literals differently.
+white_space := concat("", [base64.decode(b) | some b in [
+	"IA==", "CQ==", "Cg==", "DQ==", "DA==", "Cw==", "woU=", "wqA=", "4ZqA", "4oCA", "4oCB",
+	"4oCC", "4oCD", "4oCE", "4oCF", "4oCG", "4oCH", "4oCI", "4oCJ", "4oCK", "4oCo", "4oCp",
+	"4oCv", "4oGf", "44CA",
+]])
 
 _blank(v) if {
 	is_array(v)

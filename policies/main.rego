@@ -68,9 +68,9 @@ _valid_waiver(w) if {
 	is_string(w.rule)
 	w.rule != ""
 	is_string(w.owner)
-	trim_space(w.owner) != ""
+	trim(w.owner, data.ftpolicy.lib.white_space) != ""
 	is_string(w.reason)
-	trim_space(w.reason) != ""
+	trim(w.reason, data.ftpolicy.lib.white_space) != ""
 	is_string(w.expires)
 	regex.match(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`, w.expires)
 }

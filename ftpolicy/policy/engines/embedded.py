@@ -12,6 +12,12 @@ what it lacks and refuses what it cannot do faithfully (see ``_rego_source``):
 
 Compiled policy sets are cached per :attr:`PolicySet.digest`: the modules are compiled once into
 a regopy bundle with one entry point per queried reference, and later queries only set the input.
+
+The input is handed over value by value through regopy's input builder (``_native_input``)
+rather than as JSON text: regopy parses JSON at about half a megabyte a second, the builder
+is three times faster, and strings reach it as UTF-8 with no escapes to misread. A value the
+builder cannot take (a non-finite float, an integer beyond 64 bits, a type JSON does not
+have) falls back to the JSON path, which reports it.
 """
 
 from __future__ import annotations
@@ -52,7 +58,6 @@ class _Prepared:
     entrypoints: list[str] = field(default_factory=list)
     runner: Any = None  # interpreter used to evaluate with an input
     bare_runner: Any = None  # interpreter that never had an input (input is undefined)
-    runner_input: str | None = None  # the JSON input ``runner`` holds (parsing it is the slow part)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -91,23 +96,32 @@ class EmbeddedEngine(PolicyEngine):
     def query(self, policy_set: PolicySet, query: str, input: Any = None) -> Any:
         """Evaluate ``query`` against ``input`` (``None``: no input document)."""
         entrypoint = self._entrypoint(query)
-        term = None if input is None else _input_term(input)
         prepared = self._prepared(policy_set)
         with prepared.lock:
             self._ensure_entrypoints(prepared, [entrypoint])
-            runner = self._runner(prepared, with_input=term is not None)
-            if term is not None and term != prepared.runner_input:
-                prepared.runner_input = None
-                try:
-                    runner.set_input_term(term)
-                except self._regopy.RegoError as exc:
-                    raise EvaluationError(
-                        f"the embedded engine could not read the policy input: {_messages(str(exc))}",
-                        code="policy.input",
-                    ) from None
-                prepared.runner_input = term
+            runner = self._runner(prepared, with_input=input is not None)
+            if input is not None:
+                self._set_input(runner, input)
             ok, text = self._evaluate(prepared, runner, entrypoint)
         return _interpret(ok, text, query)
+
+    def _set_input(self, runner: Any, value: Any) -> None:
+        from regopy import rego_shared as native
+
+        handle = _native_input(value)
+        try:
+            if handle is not None:
+                native.rego_set_input(runner._impl, handle)
+                return
+            runner.set_input_term(_input_term(value))
+        except self._regopy.RegoError as exc:
+            raise EvaluationError(
+                f"the embedded engine could not read the policy input: {_messages(str(exc))}",
+                code="policy.input",
+            ) from None
+        finally:
+            if handle is not None:
+                native.rego_free_input(handle)
 
     # -- preparation ------------------------------------------------------------------------
 
@@ -200,6 +214,77 @@ class EmbeddedEngine(PolicyEngine):
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+
+
+def _native_input(value: Any) -> Any:
+    """``value`` built in regopy's input builder, or None when it holds something JSON lacks.
+
+    Only the JSON types are taken (dict with str keys, list, str, int within 64 bits, finite
+    float, bool, None); anything else returns None so the JSON path reports it. The caller
+    frees the handle. Strings go in as the JSON path leaves them inside regopy: regopy keeps
+    a string's JSON escapes (``\\"``, ``\\\\``, control characters) and decodes them only on
+    output, so a string holding a quote, a backslash or a control character is escaped first.
+    """
+    from regopy import rego_shared as native
+
+    lib = native.rego
+    handle = lib.regoNewInput()
+    put_str, put_int, put_float = lib.regoInputString, lib.regoInputInt, lib.regoInputFloat
+    put_bool, put_null, put_item = lib.regoInputBoolean, lib.regoInputNull, lib.regoInputObjectItem
+    put_object, put_array = lib.regoInputObject, lib.regoInputArray
+    status = 0
+    needs_escape = _NEEDS_ESCAPE.search
+    dumps = json.dumps
+
+    def text(v: str) -> bytes:
+        if needs_escape(v):
+            v = dumps(v, ensure_ascii=False)[1:-1]
+        return v.encode("utf-8")
+
+    def add(v: Any) -> None:
+        nonlocal status
+        t = type(v)
+        if t is str:
+            status |= put_str(handle, text(v))
+        elif t is dict:
+            for k, x in v.items():
+                if type(k) is not str:
+                    raise TypeError("object key is not a string")
+                status |= put_str(handle, text(k))
+                add(x)
+                status |= put_item(handle)
+            status |= put_object(handle, len(v))
+        elif t is list:
+            for x in v:
+                add(x)
+            status |= put_array(handle, len(v))
+        elif t is bool:
+            status |= put_bool(handle, v)
+        elif t is int:
+            if not -(2**63) <= v < 2**63:
+                raise OverflowError("integer beyond 64 bits")
+            status |= put_int(handle, v)
+        elif t is float:
+            if v != v or v in (float("inf"), float("-inf")):
+                raise ValueError("non-finite number")
+            status |= put_float(handle, v)
+        elif v is None:
+            status |= put_null(handle)
+        else:
+            raise TypeError(f"{t.__name__} is not a JSON type")
+
+    try:
+        add(value)
+    except (TypeError, ValueError, OverflowError, RecursionError, UnicodeEncodeError):
+        native.rego_free_input(handle)
+        return None
+    if status != 0:
+        native.rego_free_input(handle)
+        return None
+    return handle
 
 
 def _input_term(value: Any) -> str:
