@@ -285,7 +285,11 @@ def _decide(
     chunks = split_input(pi.document, pi.subjects, CHUNK_MANIFESTS)
     cache = DecisionCache(root)
     version = eng.version()
-    keys = [DecisionCache.key_for(version, chunk_digest(policy_set.digest, c)) for c in chunks]
+    # Without a cache (FTPOLICY_CACHE=0) no chunk is looked up, so none is hashed either.
+    keys = [
+        DecisionCache.key_for(version, chunk_digest(policy_set.digest, c)) if cache.enabled else str(i)
+        for i, c in enumerate(chunks)
+    ]
     raws: list[Any] = [cache.get(k) for k in keys]
     missing = [i for i, raw in enumerate(raws) if raw is None]
     hits = len(chunks) - len(missing)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -57,15 +59,40 @@ class Manifest:
 
 
 def kind_for_path(rel: str) -> str | None:
-    """The manifest kind a repo-relative path implies, or None."""
-    p = PurePosixPath(rel)
-    for kind, globs in KIND_GLOBS.items():
-        for pattern in globs:
-            if p.match(pattern) and len(p.parts) == len(PurePosixPath(pattern).parts):
-                if kind == "identity" and p.name == "teams.yaml":
+    """The manifest kind a repo-relative path implies, or None.
+
+    A path is of a kind when it has as many parts as one of the kind's globs and each part
+    matches the glob's part (``fnmatch``, case-sensitive), as ``PurePosixPath.match`` does.
+    """
+    if rel.startswith(("./", "/")) or "//" in rel or "/./" in rel or rel.endswith(("/", "/.")):
+        parts = PurePosixPath(rel).parts
+    else:
+        parts = tuple(rel.split("/"))
+    for kind, patterns in _KIND_PARTS.get(len(parts), ()):
+        for pattern in patterns:
+            if all(m(part) for m, part in zip(pattern, parts, strict=True)):
+                if kind == "identity" and parts[-1] == "teams.yaml":
                     continue
                 return kind
     return None
+
+
+def _compile_kind_parts() -> dict[int, list[tuple[str, list[list[Any]]]]]:
+    """KIND_GLOBS by number of parts: per kind, each glob as one matcher per part."""
+    out: dict[int, list[tuple[str, list[list[Any]]]]] = {}
+    for kind, globs in KIND_GLOBS.items():
+        by_len: dict[int, list[list[Any]]] = {}
+        for glob in globs:
+            parts = PurePosixPath(glob).parts
+            by_len.setdefault(len(parts), []).append(
+                [re.compile(fnmatch.translate(part)).match for part in parts]
+            )
+        for n, patterns in by_len.items():
+            out.setdefault(n, []).append((kind, patterns))
+    return out
+
+
+_KIND_PARTS = _compile_kind_parts()
 
 
 def _path_name_checks(kind: str, rel: str, data: dict[str, Any]) -> list[Problem]:

@@ -92,6 +92,11 @@ class ParseCache:
         except (OSError, ValueError):
             self._entries = {}
 
+    @property
+    def enabled(self) -> bool:
+        """Whether results are kept (false with ``FTPOLICY_CACHE=0`` or outside a Git repository)."""
+        return self._path is not None
+
     @staticmethod
     def key(path: str, raw: bytes) -> str:
         """The cache key of ``raw`` shown as ``path``."""
