@@ -101,24 +101,25 @@ class LineCounter:
         self.count = 0
         self._state = self._EMPTY
 
-    def feed(self, buf: bytes | bytearray, end: int | None = None) -> None:
-        """Count lines in ``buf[:end]`` (``buf`` is not copied)."""
+    def feed(self, buf: Any, end: int | None = None, start: int = 0) -> None:
+        """Count lines in ``buf[start:end]`` (``buf`` is not copied; bytes, bytearray or mmap)."""
         if end is None:
             end = len(buf)
-        if end <= 0:
+        if end <= start:
             return
         find = buf.find
-        j = find(b"\n", 0, end)
+        j = find(b"\n", start, end)
         state = self._state
         if j < 0:  # no line ends here: extend the current line
             if state == self._EMPTY:
-                self._state = self._CR if end == 1 and buf[0] == 13 else self._CONTENT
+                self._state = self._CR if end - start == 1 and buf[start] == 13 else self._CONTENT
             elif state == self._CR:
                 self._state = self._CONTENT
             return
         count = self.count
         # The first newline ends the line carried over from the previous chunk.
-        if state == self._CONTENT or (state == self._CR and j > 0) or j > 1 or (j == 1 and buf[0] != 13):
+        k = j - start
+        if state == self._CONTENT or (state == self._CR and k > 0) or k > 1 or (k == 1 and buf[start] != 13):
             count += 1
         pos = j + 1
         # Hot loop: memchr per line. A line is non-empty unless it is "" or "\r".
@@ -244,6 +245,50 @@ def _hash_plain(
     return total
 
 
+def _is_regular(fh: io.FileIO) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISREG(os.fstat(fh.fileno()).st_mode)
+    except OSError:
+        return False
+
+
+def _hash_mapped(fh: io.FileIO, sha: Any, counter: LineCounter | None, chunk_size: int) -> int | None:
+    """Hash (and count) a regular file through a read-only memory map, or return None.
+
+    Used by the forked hashing workers only: the data is hashed and counted where the page
+    cache holds it, saving the copy into a buffer (about a tenth of the time of hashing alone).
+    A file that shrinks while mapped kills the process reading it (SIGBUS), which a worker
+    process can afford and :func:`hash_files` reports; the caller's own process never maps.
+    Returns None when the file cannot be mapped (empty, not a regular file); the caller then
+    reads it the usual way.
+    """
+    import mmap
+
+    try:
+        size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            return None
+        mm = mmap.mmap(fh.fileno(), 0, prot=mmap.PROT_READ)
+    except (OSError, ValueError):
+        return None
+    try:
+        if hasattr(mm, "madvise"):
+            mm.madvise(mmap.MADV_SEQUENTIAL)
+        size = len(mm)
+        with memoryview(mm) as view:
+            for start in range(0, size, chunk_size):
+                end = min(start + chunk_size, size)
+                with view[start:end] as piece:
+                    sha.update(piece)
+                if counter is not None:
+                    counter.feed(mm, end, start)
+    finally:
+        mm.close()
+    return size
+
+
 def _count_decompressed(stream: Any, counter: LineCounter, chunk_size: int) -> None:
     buf = bytearray(chunk_size)
     while True:
@@ -331,6 +376,7 @@ def hash_file(
     display: str | None = None,
     _helper: ThreadPoolExecutor | None = None,
     _overlap: bool = True,
+    _mapped: bool = False,
 ) -> FileDigest:
     """Hash one file (and count its records, see the module docstring).
 
@@ -349,7 +395,17 @@ def hash_file(
             helper = _helper
             if helper is None and counter is not None and _overlap and available_cpus() > 1:
                 helper = own_helper = ThreadPoolExecutor(1, thread_name_prefix="ftpolicy-count")
-            nbytes = _hash_plain(fh, sha, counter, helper, chunk_size, on_bytes)
+            mapped = _hash_mapped(fh, sha, counter, chunk_size) if _mapped and on_bytes is None else None
+            if mapped is not None:
+                nbytes = mapped
+            else:
+                nbytes = _hash_plain(fh, sha, counter, helper, chunk_size, on_bytes)
+            if _is_regular(fh) and os.fstat(fh.fileno()).st_size != nbytes:
+                raise HashingError(
+                    "the file changed while it was being hashed",
+                    hint="hash it again once whatever writes it has finished",
+                    location=Location(shown),
+                )
             if counter is not None:
                 records = counter.finish()
         else:
@@ -484,6 +540,7 @@ def _hash_files_in_processes(
     """Hash files in forked worker processes; progress advances per finished file."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
@@ -495,6 +552,7 @@ def _hash_files_in_processes(
                 chunk_size=chunk_size,
                 display=d,
                 _overlap=False,
+                _mapped=True,
             )
             for p, d in zip(paths, shown, strict=True)
         ]
@@ -506,6 +564,14 @@ def _hash_files_in_processes(
                     on_bytes(f.result().bytes)
         try:
             return [f.result() for f in futures]
+        except BrokenProcessPool:
+            for f in futures:
+                f.cancel()
+            raise HashingError(
+                "a hashing worker process died",
+                hint="a file may have shrunk while it was being hashed, or the machine ran out of "
+                "memory; run the command again (--jobs 1 hashes in this process)",
+            ) from None
         except BaseException:
             for f in futures:
                 f.cancel()

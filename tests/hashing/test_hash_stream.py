@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import os
 import random
 import threading
 from pathlib import Path
@@ -263,3 +264,40 @@ def test_process_pool_path_agrees_with_threads_and_reports_errors(
     with pytest.raises(HashingError) as info:
         hash_files([*paths, bad], jobs=2)
     assert info.value.location is not None and "bad.jsonl.gz" in info.value.location.path
+
+
+def test_mapped_hashing_counts_like_the_reference(tmp_path: Path) -> None:
+    """The memory-mapped path of the hashing workers: same digest and count, any chunk size."""
+    rng = random.Random(20261129)
+    alphabet = [b"\n", b"\r", b"a", b" ", b'{"k": 1}']
+    for i in range(60):
+        data = b"".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 400)))
+        path = tmp_path / f"m{i}.jsonl"
+        path.write_bytes(data)
+        d = hash_file(path, chunk_size=rng.choice([1, 2, 3, 7, 64, 4096]), _mapped=True)
+        assert (d.sha256, d.bytes, d.records) == (
+            hashlib.sha256(data).hexdigest(),
+            len(data),
+            reference_count(data),
+        )
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    assert hash_file(empty, _mapped=True).records == 0  # an empty file cannot be mapped: read instead
+
+
+def _worker_dies(*args: object, **kwargs: object) -> None:
+    os._exit(3)
+
+
+def test_a_dead_hashing_worker_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = []
+    for i in range(2):
+        p = tmp_path / f"s{i}.jsonl"
+        p.write_bytes(b'{"i": 1}\n' * 10)
+        paths.append(p)
+    monkeypatch.setattr(stream_module, "PROCESS_THRESHOLD", 0)
+    monkeypatch.setattr(stream_module, "hash_file", _worker_dies)
+    with pytest.raises(HashingError) as info:
+        hash_files(paths, jobs=2)
+    assert "worker process died" in info.value.message
+    assert "--jobs 1" in (info.value.hint or "")
