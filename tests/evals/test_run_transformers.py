@@ -44,7 +44,7 @@ from ftpolicy.evals.runner import BackendError  # noqa: E402
 
 from .conftest import EXAMPLE, ITEMS_REL, run  # noqa: E402
 from .model_server import ServerState, serve  # noqa: E402
-from .tiny_model import TinyModel  # noqa: E402
+from .tiny_model import CHAT_TEMPLATE, TinyModel  # noqa: E402
 
 pytestmark = pytest.mark.models
 
@@ -177,6 +177,13 @@ def test_adapter_is_applied_and_generation_is_greedy(tmp_path: Path, tiny_model:
         plain.append(backend.tokenizer.decode(out[0][enc["input_ids"].shape[1] :], skip_special_tokens=True))
     assert plain != first
 
+    # a template that refuses the messages, or an unknown device: clear errors
+    backend.tokenizer.chat_template = "{{ raise_exception('no system role') }}"
+    with pytest.raises(BackendError, match="chat template refuses"):
+        backend.generate(prompts[0])
+    backend.tokenizer.chat_template = CHAT_TEMPLATE
+    with pytest.raises(UsageError, match="not a device"):
+        TransformersBackend(chain.root, MANIFEST, str(tiny_model.base), device="gpu")
     # a prompt that does not fit the context with --max-tokens is an error, never cut
     with pytest.raises(BackendError, match="exceeds the 4096 positions"):
         backend.generate(prompts[0], max_new_tokens=4090)

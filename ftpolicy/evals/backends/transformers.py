@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
@@ -230,6 +231,8 @@ class TransformersBackend:
         torch = self._torch
         if device == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
+        if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", device):
+            raise UsageError(f"--device {device}: not a device", hint="cpu, cuda, cuda:N, mps or auto")
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise UsageError(f"--device {device}: torch sees no CUDA device", hint="use --device cpu")
         return device
@@ -270,9 +273,15 @@ class TransformersBackend:
     def prompt(self, messages: Sequence[Mapping[str, str]]) -> str:
         """The text the model is given for ``messages``."""
         if self._template:
-            text = self.tokenizer.apply_chat_template(
-                [dict(m) for m in messages], tokenize=False, add_generation_prompt=True
-            )
+            try:
+                text = self.tokenizer.apply_chat_template(
+                    [dict(m) for m in messages], tokenize=False, add_generation_prompt=True
+                )
+            except Exception as exc:  # the template's own checks (e.g. no system role)
+                raise BackendError(
+                    f"{self.model}: the chat template refuses the item's messages ({str(exc)[:300]})",
+                    hint="use items whose roles the model's chat template accepts",
+                ) from None
             return str(text)
         return plain_prompt(messages)
 
