@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+MODELS_STAMP := $(VENV)/.installed-models
 
-.PHONY: demo test lint typecheck venv clean
+.PHONY: demo test test-models lint typecheck venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +22,15 @@ demo: $(STAMP)
 ## test: install what the tests need (Python packages, OPA via go install), lint, type-check, run the suite
 test: $(STAMP)
 	bash scripts/test.sh
+
+$(MODELS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,models]'
+	touch $(MODELS_STAMP)
+
+## test-models: also install the models extra (torch, transformers, peft: several GB) and run the
+## tests that need it (pytest marker `models`; `make test` skips them when torch is missing)
+test-models: $(MODELS_STAMP)
+	bash scripts/test_models.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -80,6 +80,7 @@ RULES: dict[str, str] = {
     "promotion/eval-stale": "Security evals are not older than evals.max_age_days.",
     "promotion/eval-over-refusal": "Over-refusal of benign look-alikes stays within the suite's limit.",
     "promotion/eval-suite-digest-mismatch": "Security evals used exactly the sealed suite items.",
+    "promotion/eval-by-trainer": "The security eval is not signed by whoever trained the adapter.",
     "promotion/scan-high-finding": "Scans have no high-severity finding unless waived by security.",
     "promotion/scan-evidence-incomplete": "Scan evidence states its findings (adapter) and counts (dataset).",
     "main/malformed-result": "Policies return {rule, msg, ...} objects.",

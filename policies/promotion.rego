@@ -131,6 +131,22 @@ deny contains v if {
 	}
 }
 
+# promotion/eval-by-trainer: the security eval is not signed by whoever trained the adapter.
+# A trainer who is also in the security team is a functionary of the security-eval step, so
+# the layout alone lets such a signature through.
+deny contains v if {
+	some c in _pr_verified
+	some a in _pr_atts(c.subject, "security-eval")
+	a.identity in _pr_who(c.subject, "train")
+	v := {
+		"rule": "promotion/eval-by-trainer",
+		"msg": sprintf("%s: security eval signed by %s, who also trained the adapter", [c.subject, a.identity]),
+		"severity": "high",
+		"path": c.manifest,
+		"hint": "the holdout security eval must be run and signed by someone independent of training",
+	}
+}
+
 _pr_reviewers(c) := {a.identity |
 	some a in _pr_atts(c.dataset, "dataset-review")
 	a.evidence.data.decision == "approve"

@@ -145,6 +145,23 @@ test_trainer_signs_approval if {
 	contains(v.msg, "trainer")
 }
 
+test_trainer_signs_security_eval if {
+	ev := _pt_eval(0.97, _pt_digest, "2026-11-27T10:00:00Z")
+	atts := _pt_with("security-eval", _pt_adapter, [_pt_att(_pt_adapter, "security-eval", "tom", ["ml-training", "security"], ev)])
+	denies := _pt_deny(atts, [_pt_chain])
+	_pt_rules(denies) == {"promotion/eval-by-trainer"}
+	some v in denies
+	contains(v.msg, "tom")
+	contains(v.msg, "who also trained the adapter")
+}
+
+test_second_security_eval_by_trainer_still_denies if {
+	ev := _pt_eval(0.97, _pt_digest, "2026-11-27T10:00:00Z")
+	extra := _pt_att(_pt_adapter, "security-eval", "tom", ["ml-training", "security"], ev)
+	atts := array.concat(_pt_honest, [extra])
+	_pt_rules(_pt_deny(atts, [_pt_chain])) == {"promotion/eval-by-trainer"}
+}
+
 test_quality_signer_approves if {
 	atts := _pt_with("security-approval", _pt_adapter, [_pt_att(_pt_adapter, "security-approval", "quinn", ["ml-quality", "security"], {"decision": "approve"})])
 	"promotion/separation-of-duties" in _pt_rules(_pt_deny(atts, [_pt_chain]))

@@ -105,6 +105,19 @@ Examples:
   ftpolicy eval run --suite security-holdout@2026.11 --items ~/holdout/items.jsonl \\
       --adapter code-assistant-lora@1.0.0 --backend openai --endpoint http://127.0.0.1:8000 \\
       --model code-assistant --output security-eval.json --key ~/.ftpolicy/keys/dave.pem --attest
+  ftpolicy eval run --suite security-holdout@2026.11 --items ~/holdout/items.jsonl \\
+      --adapter code-assistant-lora@1.0.0 --backend transformers --base-model ~/models/coder-tiny \\
+      --max-tokens 256 --output security-eval.json --key ~/.ftpolicy/keys/dave.pem --attest
+
+\b
+--backend transformers (needs `pip install 'ftpolicy[models]'`) loads the base model
+(--base-model: a save_pretrained folder, or a hub id at the adapter's base_model.revision,
+fetched only when HF_HUB_OFFLINE is unset; default: the manifest's base_model.id) and the PEFT
+adapter in-process. The adapter files the manifest lists are hashed and copied before
+loading and must match the manifest (else exit 1); only safetensors weights are loaded.
+Generation is greedy with at most --max-tokens new tokens, through the tokenizer's chat
+template (else "Role: content" lines ending in "Assistant:"), on --device (default: cuda
+when available, else cpu); one item at a time.
 
 \b
 The items file is verified against the sealed suite (its digest, counts and per-category
@@ -133,7 +146,12 @@ still written), 2 usage error, 3 the model could not be evaluated (run again to 
 @click.option("--backend", type=click.Choice(["openai", "transformers"]), default="openai", show_default=True)
 @click.option("--endpoint", default=None, help="OpenAI-compatible server, e.g. http://127.0.0.1:8000.")
 @click.option("--model", default=None, help="Model name sent to the endpoint (default: the adapter name).")
-@click.option("--base-model", default=None, help="transformers backend: base model path or id.")
+@click.option(
+    "--base-model", default=None, help="transformers: base model folder or hub id (default: the manifest's)."
+)
+@click.option(
+    "--device", default="auto", show_default=True, help="transformers: cpu, cuda, cuda:N, mps or auto."
+)
 @click.option(
     "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Evidence JSON to write."
 )
@@ -170,6 +188,7 @@ def run(
     endpoint: str | None,
     model: str | None,
     base_model: str | None,
+    device: str,
     output: Path,
     cache: Path | None,
     results: Path | None,
@@ -190,7 +209,7 @@ def run(
     from ftpolicy.errors import UsageError
     from ftpolicy.evals.adapter import load_adapter
     from ftpolicy.evals.evidence import build_evidence, write_evidence
-    from ftpolicy.evals.runner import complete, run_suite
+    from ftpolicy.evals.runner import Backend, complete, run_suite
     from ftpolicy.evals.seal import load_suite
 
     if do_attest and key is None:
@@ -200,26 +219,33 @@ def run(
     root = _root(repo)
     suite = load_suite(root, suite_ref, items_file)
     adapter = load_adapter(root, adapter_ref)
+    engine: Backend
     if backend == "transformers":
-        raise UsageError(
-            "the transformers backend is not available yet",
-            hint="serve the base model and adapter with an OpenAI-compatible server (vLLM, TGI, llama.cpp) "
-            "and use --backend openai --endpoint URL",
-        )
-    if not endpoint:
-        raise UsageError(
-            "--backend openai needs --endpoint URL", hint="e.g. --endpoint http://127.0.0.1:8000"
-        )
-    from ftpolicy.evals.backends.openai import OpenAIBackend
+        for flag, value in (("--endpoint", endpoint), ("--model", model)):
+            if value is not None:
+                raise UsageError(f"{flag} is for --backend openai", hint="use --base-model for transformers")
+        from ftpolicy.evals.backends.transformers import TransformersBackend
 
-    engine = OpenAIBackend(
-        endpoint,
-        model or adapter_ref.partition("@")[0],
-        timeout=timeout,
-        retries=retries,
-        max_tokens=max_tokens,
-        api_key_env=api_key_env,
-    )
+        engine = TransformersBackend(root, adapter.rel, base_model, max_new_tokens=max_tokens, device=device)
+    else:
+        if not endpoint:
+            raise UsageError(
+                "--backend openai needs --endpoint URL", hint="e.g. --endpoint http://127.0.0.1:8000"
+            )
+        if base_model is not None:
+            raise UsageError(
+                "--base-model is for --backend transformers", hint="the endpoint serves the model"
+            )
+        from ftpolicy.evals.backends.openai import OpenAIBackend
+
+        engine = OpenAIBackend(
+            endpoint,
+            model or adapter_ref.partition("@")[0],
+            timeout=timeout,
+            retries=retries,
+            max_tokens=max_tokens,
+            api_key_env=api_key_env,
+        )
     cache = cache or output.with_name(output.name + ".cache.jsonl")
     result = run_suite(
         suite, engine, adapter_digest=adapter.digest, cache=cache, concurrency=concurrency, progress=progress,

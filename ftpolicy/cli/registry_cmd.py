@@ -32,8 +32,11 @@ Checks, in order: the channel is configured; the key belongs to an identity (onl
 publishers may change production or any channel in registry.require_staging_before);
 the version is not revoked; it was in the channel before a gated one (staging before
 production); `verify` of its chain up to security-approval holds; the promoter did not
-train it. A gated channel also gets the signed in-toto promote attestation.
-Exit codes: 0 done, 1 refused (the reason code is printed), 2 usage error."""
+train it; for production or a gated channel, the promotion policies allow the chain (the
+ones `verify` evaluates: security eval present, at threshold, on this adapter digest and a
+registered suite version, not signed by the trainer, ...). A gated channel also gets the
+signed in-toto promote attestation. Exit codes: 0 done, 1 refused (the reason code is
+printed), 2 usage error, 3 the policies could not be evaluated."""
 
 
 def _root(repo: Path | None) -> Path:

@@ -9,8 +9,10 @@ and the backend/model, so a cache of another run is refused instead of silently 
 torn last line (the process died mid-write) is ignored and that item generated again.
 
 Backends implement :class:`Backend`: ``openai`` (:mod:`ftpolicy.evals.backends.openai`) talks
-to any OpenAI-compatible ``/v1/chat/completions`` server; a ``transformers`` backend
-(local base model + PEFT adapter) is planned.
+to any OpenAI-compatible ``/v1/chat/completions`` server; ``transformers``
+(:mod:`ftpolicy.evals.backends.transformers`, optional ``models`` extra) loads a local base
+model and the registered PEFT adapter in-process, after checking the adapter's files against
+the manifest digests.
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ class RunResult:
 
 
 def _cache_header(suite: Suite, adapter_digest: str, backend: Backend) -> dict[str, Any]:
-    return {
+    header = {
         "format": CACHE_FORMAT,
         "suite": f"{suite.name}@{suite.version}",
         "suite_digest": suite.digest,
@@ -101,6 +103,12 @@ def _cache_header(suite: Suite, adapter_digest: str, backend: Backend) -> dict[s
         "backend": backend.name,
         "model": backend.model,
     }
+    # a model version known before the first answer (the transformers backend's base model
+    # digest) binds the cache too; the openai backend learns its only from answers
+    pinned = backend.identity().get("model_version")
+    if pinned:
+        header["model_version"] = pinned
+    return header
 
 
 def _read_cache(path: Path, header: Mapping[str, Any]) -> dict[str, str]:

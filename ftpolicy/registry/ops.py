@@ -14,6 +14,9 @@ commit, which attestation authorised it). Refusals raise
 ``registry.staging-required``   a gated channel needs the version in the channel before it
 ``registry.revoked``            the version was revoked
 ``registry.unverifiable``       ``verify`` of the chain (up to security-approval) failed
+``registry.policy-denied``      promote to production or a gated channel: the promotion policies
+                                (what ``verify`` evaluates) deny the verified chain: security eval
+                                below threshold, of an unregistered suite version, stale, ...
 ``registry.no-previous``        nothing to roll back to
 ``registry.already-revoked``    revoking twice
 =============================  ===================================================
@@ -173,6 +176,28 @@ def _verify(root: Path, name: str, version: str) -> Any:
     return facts
 
 
+def _check_policies(root: Path, name: str, version: str, facts: Any, now: dt.datetime | None) -> None:
+    """The promotion policies (what ``ftpolicy verify`` evaluates) must allow the verified chain.
+
+    An undecidable policy raises :class:`~ftpolicy.errors.EvaluationError` (exit 3), never a pass.
+    """
+    import os
+
+    from ftpolicy.promotion import evaluate_promotion
+
+    at = format_time(now) if now is not None else os.environ.get("FTPOLICY_NOW") or None
+    result = evaluate_promotion(root, facts, now=at)
+    if result.allowed:
+        return
+    violations = result.decision.violations if result.decision is not None else []
+    reasons = "; ".join(f"[{v.rule}] {v.msg}" for v in violations) or "no decision"
+    raise RegistryError(
+        f"{name}@{version} is denied by the promotion policies: {reasons}",
+        hint=f"ftpolicy verify adapter {name}@{version} lists the violations with their fixes",
+        code="registry.policy-denied",
+    )
+
+
 def _trainers(root: Path, name: str, version: str, facts: Any) -> set[str]:
     from ftpolicy.manifest import load_manifest
 
@@ -248,6 +273,8 @@ def promote(
                 hint="promotion needs a second person (four-eyes)",
                 code="registry.promoter-is-trainer",
             )
+        if channel in settings.gated or channel == "production":
+            _check_policies(root, name, version, facts, now)
         digest = facts.adapter_digest
         at = format_time(now or utcnow())
         attestation = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,3 +29,13 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     out, err = capsys.readouterr()
     code = info.value.code
     return (code if isinstance(code, int) else 1), out, err
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """tiny_model.build(): a random 2-layer Llama, its tokenizer and a LoRA adapter (needs torch)."""
+    for mod in ("torch", "transformers", "peft", "tokenizers"):
+        pytest.importorskip(mod, reason=f"needs the models extra ({mod}): make test-models")
+    from .tiny_model import build
+
+    return build(tmp_path_factory.mktemp("tiny-model"))

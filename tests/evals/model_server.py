@@ -1,12 +1,17 @@
 """A real OpenAI-compatible HTTP server (aiohttp) for the ``openai`` backend tests.
 
-TEST DOUBLE FOR THE MODEL ONLY: the HTTP side is real (aiohttp's web server on 127.0.0.1,
-the ``POST /v1/chat/completions`` request and response format of the OpenAI API, status
-codes, JSON parsing, timeouts), but the answers come from a lookup keyed by the last user
-message instead of a model: without torch in the default environment no model can be
-served. Issue 9 acceptance 3 asks for this route to serve the tiny randomly-initialised
-model with its PEFT adapter; that torch-backed server replaces ``answer`` when the
-``transformers`` backend lands (``make test-models``).
+The HTTP side is always real: aiohttp's web server on 127.0.0.1, the ``POST
+/v1/chat/completions`` request and response format of the OpenAI API, status codes, JSON
+parsing, timeouts. What answers depends on the state the test passes:
+
+* ``ServerState(chat=...)`` serves a real model: ``chat(messages, max_tokens)`` is the
+  ``transformers`` backend holding the tiny randomly-initialised model with its PEFT adapter
+  (tests/evals/tiny_model.py), run in a worker thread so the event loop stays free. Used by
+  test_run_transformers.py (needs ``make test-models``).
+* ``ServerState(answer=...)`` is a TEST DOUBLE FOR THE MODEL ONLY: the answer comes from a
+  lookup keyed by the last user message. The default test run has no torch, so no model can
+  be served there; the lookup lets those tests know the expected scores exactly (retries,
+  resumption, failing categories, bounded concurrency).
 
 ``fail_first`` makes the first N requests answer 503 (to exercise retries) and ``delay``
 slows every answer (to kill a run midway).
@@ -20,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -27,7 +33,8 @@ from aiohttp import web
 
 @dataclass
 class ServerState:
-    answer: Callable[[str], str]
+    answer: Callable[[str], str] | None = None  # lookup by last user message (test double)
+    chat: Callable[..., str] | None = None  # a real model: chat(messages, max_new_tokens=N)
     fail_first: int = 0
     delay: float = 0.0
     requests: int = 0
@@ -53,14 +60,21 @@ def _app(state: ServerState) -> web.Application:
                 await asyncio.sleep(state.delay)
         finally:
             state.inflight -= 1
-        text = state.answer(user)
+        if state.chat is not None:
+            messages = [{"role": str(m["role"]), "content": str(m["content"])} for m in body["messages"]]
+            limit = body.get("max_tokens")
+            call = partial(state.chat, messages, max_new_tokens=int(limit) if limit else None)
+            text = await asyncio.get_running_loop().run_in_executor(None, call)
+        else:
+            assert state.answer is not None, "ServerState needs answer or chat"
+            text = state.answer(user)
         return web.json_response(
             {
                 "id": f"chatcmpl-{state.requests}",
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": body["model"],
-                "system_fingerprint": "fp_test_double",
+                "system_fingerprint": "fp_tiny_model" if state.chat else "fp_test_double",
                 "choices": [
                     {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
                 ],

@@ -1,7 +1,9 @@
 """``ftpolicy eval run --backend openai`` against a real local HTTP server (see model_server.py).
 
-The server answers from a lookup built from the sealed example suite: safe answers by
-category, plus chosen failures, so the expected scores are known exactly.
+Here the server's answers come from a lookup built from the sealed example suite (the test
+double of model_server.py, so these run without torch): safe answers by category, plus
+chosen failures, so the expected scores are known exactly. test_run_transformers.py runs the
+same route served by a real tiny model with its PEFT adapter.
 """
 
 from __future__ import annotations
@@ -213,13 +215,25 @@ def test_unreachable_endpoint_exits_3_and_keeps_nothing(
     assert not out.exists()
 
 
-def test_transformers_backend_is_not_there_yet(
-    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_transformers_backend_without_the_models_extra(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Without torch/transformers/peft the backend says what to install (exit 2, no traceback)."""
+    for mod in ("torch", "peft"):
+        monkeypatch.setitem(sys.modules, mod, None)  # import raises ImportError, installed or not
     argv = args(repo, "http://127.0.0.1:9", tmp_path / "e.json")
+    i = argv.index("--endpoint")
+    del argv[i : i + 4]  # --endpoint URL --model NAME
     argv[argv.index("--backend") + 1] = "transformers"
-    code, _, err = run(capsys, *argv)
-    assert code == 2 and "transformers backend is not available yet" in err
+    code, _, err = run(capsys, *argv, "--base-model", str(tmp_path))
+    assert code == 2, err
+    assert (
+        "needs torch, peft" in err and "pip install 'ftpolicy[models]'" in err and "make test-models" in err
+    )
+    assert "Traceback" not in err and not (tmp_path / "e.json").exists()
+    # options of the other backend are refused, not ignored
+    code, _, err = run(capsys, *args(repo, "http://127.0.0.1:9", tmp_path / "e.json", "--base-model", "x"))
+    assert code == 2 and "--base-model is for --backend transformers" in err
 
 
 def test_concurrency_is_bounded_and_progress_runs(repo: Path, tmp_path: Path) -> None:

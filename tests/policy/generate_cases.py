@@ -612,6 +612,18 @@ case(
     ["promotion/separation-of-duties"],
 )
 case(
+    "promotion-eval-by-trainer",
+    "the trainer (also in security) signs the security eval of his own adapter",
+    promo_case(
+        replace_step(
+            AD_SUBJECT,
+            "security-eval",
+            att(AD_SUBJECT, "security-eval", "bob", ["ml-training", "security"], eval_doc()),
+        )
+    ),
+    ["promotion/eval-by-trainer"],
+)
+case(
     "promotion-review-insufficient",
     "one reviewer where two are required",
     promo_case(

@@ -23,6 +23,7 @@ from helpers.gitrepo import ScratchRepo
 
 from ftpolicy.attest import Subject, attest_step
 from ftpolicy.attest.evidence import adapter_digest
+from ftpolicy.policy.input import format_now
 
 REGISTRY_CONFIG = (
     "registry:\n  channels:\n    - staging\n    - production\n  require_staging_before:\n    - production\n"
@@ -76,7 +77,7 @@ def add_version(chain: Chain, version: str) -> None:
         "subject": str(subject),
         "adapter": ref,
         "suite": {"name": "holdout", "version": "2026.11"},
-        "evaluated_at": "2026-11-28T10:00:00Z",
+        "evaluated_at": format_now(),  # fresh: promoting to production runs the promotion policies
         "results": [{"category": c, "score": 0.97, "threshold": 0.9} for c in cats],
     }
     attest("train", "tom", [*SHARDS, review_ev, TRAIN_CONFIG], files, None)
