@@ -70,7 +70,9 @@ def _import() -> tuple[Any, Any, Any]:
             missing.append(name)
     if missing:
         raise UsageError(
-            f"--backend transformers needs {', '.join(missing)}, which is not installed", hint=MODELS_HINT
+            f"--backend transformers needs {', '.join(missing)}, "
+            + ("which is not installed" if len(missing) == 1 else "which are not installed"),
+            hint=MODELS_HINT,
         )
     return mods[0], mods[1], mods[2]
 
