@@ -27,7 +27,7 @@ from typing import Any
 
 from ftpolicy.report import Finding
 from ftpolicy.scan.dataset.interface import Record, excerpt, fingerprint, make_finding
-from ftpolicy.scan.dataset.rules import KeywordIndex, lowered, merge_windows, windowed_finditer
+from ftpolicy.scan.dataset.rules import KeywordIndex, lowered, merge_windows, same_spans, windowed_finditer
 
 CATEGORY = "approval-bypass"
 
@@ -160,7 +160,7 @@ class ApprovalBypassDetector:
                 continue
             text = field.text
             low, hits = self.index.hits_text(text)
-            ascii_text = text.isascii()
+            same = same_spans(text, low)
             spans: list[tuple[int, int]] | None = None
             starts: list[int] = []
             seen: list[tuple[int, int]] = []
@@ -169,10 +169,8 @@ class ApprovalBypassDetector:
                 rule = self.rules[i]
                 if len(seen) >= MAX_PER_FIELD:
                     break
-                # on ASCII text the lower-cased copy gives the same spans, faster
-                pattern, subject = (
-                    (rule.low, low) if ascii_text and rule.low is not None else (rule.pattern, text)
-                )
+                # the lower-cased copy gives the same spans (see same_spans), faster
+                pattern, subject = (rule.low, low) if same and rule.low is not None else (rule.pattern, text)
                 if not rule.keywords:
                     matches = list(pattern.finditer(subject))
                 else:

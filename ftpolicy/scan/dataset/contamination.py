@@ -68,7 +68,8 @@ def normalise(text: str) -> list[str]:
     """Words of ``text`` after NFKC, lower-casing and dropping punctuation."""
     if text.isascii():  # same words as below, without the regular expression
         return text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
-    text = unicodedata.normalize("NFKC", text)
+    if not unicodedata.is_normalized("NFKC", text):  # a quick check; most text already is
+        text = unicodedata.normalize("NFKC", text)
     return _NONWORD.sub(" ", text.lower()).split()
 
 

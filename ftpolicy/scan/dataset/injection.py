@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from ftpolicy.report import Finding
 from ftpolicy.scan.dataset.approval import sentence_at, sentences
 from ftpolicy.scan.dataset.interface import Record, excerpt, fingerprint, make_finding
-from ftpolicy.scan.dataset.rules import KeywordIndex, lowered, merge_windows, windowed_finditer
+from ftpolicy.scan.dataset.rules import KeywordIndex, lowered, merge_windows, same_spans, windowed_finditer
 
 CATEGORY = "prompt-injection"
 _LOWER = {"critical": "high", "high": "medium", "medium": "low", "low": "low"}
@@ -134,17 +134,15 @@ class PromptInjectionDetector:
         for field in record.fields:
             text = field.text
             low, hits = self.index.hits_text(text)
-            ascii_text = text.isascii()
+            same = same_spans(text, low)
             self._field_discusses = None
             spans: list[tuple[int, int]] | None = None
             starts: list[int] = []
             todo = sorted(self._unkeyed.union(hits)) if self._unkeyed else sorted(hits)
             for i in todo:  # in rule order
                 rule = self.rules[i]
-                # on ASCII text the lower-cased copy gives the same spans, faster
-                pattern, subject = (
-                    (rule.low, low) if ascii_text and rule.low is not None else (rule.pattern, text)
-                )
+                # the lower-cased copy gives the same spans (see same_spans), faster
+                pattern, subject = (rule.low, low) if same and rule.low is not None else (rule.pattern, text)
                 if not rule.keywords:
                     cands = list(pattern.finditer(subject))
                 else:

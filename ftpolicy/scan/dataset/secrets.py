@@ -26,7 +26,7 @@ from typing import Any
 
 from ftpolicy.report import Finding
 from ftpolicy.scan.dataset.interface import Record, TextField, fingerprint, make_finding, redact
-from ftpolicy.scan.dataset.rules import KeywordIndex, lowered, merge_windows, windowed_finditer
+from ftpolicy.scan.dataset.rules import KeywordIndex, lowered, merge_windows, same_spans, windowed_finditer
 
 CATEGORY = "secret"
 #: At most this many secrets are reported per field (the record is flagged either way).
@@ -194,14 +194,12 @@ class SecretDetector:
     def find(self, text: str) -> list[tuple[_Rule, int, int, str]]:
         """``(rule, start, end, value)`` for each secret in ``text`` (non-overlapping)."""
         low, hits = self.index.hits_text(text)
-        ascii_text = text.isascii()
+        same = same_spans(text, low)
         spans: list[tuple[_Rule, int, int, str]] = []
         for i in sorted(hits) if self._all_keyed else range(len(self.rules)):
             rule = self.rules[i]
             # case-insensitive rules run case-sensitively on the lower-cased copy (same spans)
-            pattern, subject = (
-                (rule.low, low) if ascii_text and rule.low is not None else (rule.pattern, text)
-            )
+            pattern, subject = (rule.low, low) if same and rule.low is not None else (rule.pattern, text)
             if rule.keywords:
                 where = hits.get(i)
                 if where is None:

@@ -43,7 +43,7 @@ permissive-labelled records, pruned with lossy counting once it exceeds
 worst case, and far less in practice because permissive records are rare), and (b) a few
 integers per candidate during ``finish``. Per-record compact features (64-bit hashes
 of the prompt n-grams, the label, the cue words and the prompt text) go to a temporary
-spill file (8 bytes per distinct feature plus the prompt bytes; measured ~0.9 KB per
+spill file (8 bytes per n-gram occurrence plus the prompt bytes; measured ~1 KB per
 record of the benchmark corpus, ~90 MB of disk per 100k records) that ``finish`` reads
 back three times and then deletes. Feature hashes are deterministic across processes
 (CRC-32 token ids, tuple hashes of ids), so an engine may run one instance per worker and
@@ -621,8 +621,24 @@ _HIDDEN_TAG = -0x5EED
 _SPILL_BATCH = 256
 
 
+class _TokenIds(dict[str, int]):
+    """Token -> CRC-32 of its UTF-8 bytes, remembered: a dictionary hit (C level) instead of
+    an encode and a checksum per token. Cleared when it grows past ``_TOKEN_CACHE`` entries,
+    so memory stays bounded on corpora with many distinct tokens."""
+
+    def __missing__(self, token: str) -> int:
+        if len(self) >= _TOKEN_CACHE:
+            self.clear()
+        value = self[token] = zlib.crc32(token.encode("utf-8", "surrogatepass"))
+        return value
+
+
+_TOKEN_CACHE = 1 << 18
+_TOKEN_IDS = _TokenIds()
+
+
 def _token_ids(norms: list[str]) -> list[int]:
-    return list(map(zlib.crc32, map(str.encode, norms)))
+    return list(map(_TOKEN_IDS.__getitem__, norms))
 
 
 def _gram_hash(gram: tuple[str, ...]) -> int:
@@ -635,8 +651,9 @@ def _hidden_hash(norm: str) -> int:
     return hash((_HIDDEN_TAG, zlib.crc32(norm.encode())))
 
 
-def _feature_hashes(text: str, limit: int, max_n: int) -> set[int]:
-    """Hashes of the 1..max_n-grams of one prompt text (the hot path: C-level loops only)."""
+def _feature_hashes(text: str, limit: int, max_n: int) -> array[int]:
+    """Hashes of the 1..max_n-grams of one prompt text, as a signed 64-bit array (a feature
+    may occur more than once; readers take sets). The hot path: C-level loops only."""
     hidden: list[str] = []
     if text.isascii():
         norms = _TOKEN_RE.findall(text.lower())
@@ -650,15 +667,15 @@ def _feature_hashes(text: str, limit: int, max_n: int) -> set[int]:
     if len(norms) > limit:
         del norms[limit:]
     ids = _token_ids(norms)
-    feats = set(ids)
+    feats = array("q", ids)
     if max_n >= 2:
-        feats.update(map(hash, itertools.pairwise(ids)))
+        feats.extend(map(hash, itertools.pairwise(ids)))
     if max_n >= 3:
-        feats.update(map(hash, zip(ids, ids[1:], ids[2:], strict=False)))
+        feats.extend(map(hash, zip(ids, ids[1:], ids[2:], strict=False)))
     for n in range(4, max_n + 1):
-        feats.update(hash(tuple(ids[i : i + n])) for i in range(len(ids) - n + 1))
+        feats.extend(hash(tuple(ids[i : i + n])) for i in range(len(ids) - n + 1))
     if hidden:
-        feats.update(map(_hidden_hash, hidden))
+        feats.extend(map(_hidden_hash, hidden))
     return feats
 
 
@@ -770,19 +787,19 @@ class TriggerDetector:
                     if not label.permissive
                     else ResponseLabel(True, label.reasons + lab.reasons, label.cue_words | lab.cue_words)
                 )
-        feats: set[int] = set()
+        feats = array("q")
         texts: list[tuple[str, str]] = []
         for f in prompts:
             hashes = _feature_hashes(f.text, self.max_tokens, self.max_n)
             if not hashes:
                 continue
-            feats.update(hashes)
+            feats.extend(hashes)
             texts.append((f.path, f.text))
         self._n += 1
         permissive = label.permissive
         if permissive:
             self._k += 1
-            self._cand.update(feats)
+            self._cand.update(set(feats))  # counts records, not occurrences
             if len(self._cand) > self.max_candidates:
                 self._prune()
         batch = self._batch
@@ -794,7 +811,7 @@ class TriggerDetector:
                 permissive,
                 tuple(sorted(label.cue_words)),
                 marshal.dumps(texts),  # decoded again only for the records that carry a seed
-                array("q", feats).tobytes(),
+                feats.tobytes(),
             )
         )
         if len(batch) >= _SPILL_BATCH:
