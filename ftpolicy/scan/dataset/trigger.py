@@ -43,9 +43,12 @@ permissive-labelled records, pruned with lossy counting once it exceeds
 worst case, and far less in practice because permissive records are rare), and (b) a few
 integers per candidate during ``finish``. Per-record compact features (64-bit hashes
 of the prompt n-grams, the label, the cue words and the prompt text) go to a temporary
-spill file (8 bytes per n-gram occurrence plus the prompt bytes; measured ~1 KB per
-record of the benchmark corpus, ~90 MB of disk per 100k records) that ``finish`` reads
-back three times and then deletes. Feature hashes are deterministic across processes
+spill file (8 bytes per distinct feature plus the prompt bytes; measured ~0.9 KB per
+record of the benchmark corpus, ~90 MB of disk per 100k records), in frames of 256 records
+stored column by column, that ``finish`` reads back three times and then deletes: the
+document-frequency pass reads only the feature column (one C-level count per frame), the
+phrase pass decodes only frames with permissive records, and the report pass decodes only
+frames that carry a reported feature. Feature hashes are deterministic across processes
 (CRC-32 token ids, tuple hashes of ids), so an engine may run one instance per worker and
 :meth:`merge` them (instances pickle by spill path); the result does not depend on the
 order in which records arrive.
@@ -53,6 +56,7 @@ order in which records arrive.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import itertools
 import marshal
@@ -61,6 +65,7 @@ import os
 import re
 import shutil
 import string
+import struct
 import tempfile
 import unicodedata
 import weakref
@@ -679,8 +684,15 @@ def _feature_hashes(text: str, limit: int, max_n: int) -> array[int]:
     return feats
 
 
-# (file, line, key, permissive, cue words, marshalled [(field path, prompt text)], feature hashes)
-_Spilled = tuple[str, int, str | None, bool, tuple[str, ...], bytes, bytes]
+# (file, line, key, permissive, cue words, marshalled [(field path, prompt text)]): one per record
+_Meta = tuple[str, int, str | None, bool, tuple[str, ...], bytes]
+# ... and the record's distinct feature hashes, as replayed
+_Spilled = tuple[str, int, str | None, bool, tuple[str, ...], bytes, "array[int]"]
+# A spill frame holds one batch of records, column by column, so that a pass reads only the
+# columns it needs: header (records, feature bytes, meta bytes), then the feature offsets
+# (records + 1 signed 64-bit item indexes), one permissive flag byte per record, the distinct
+# feature hashes of every record back to back, and the marshalled meta list.
+_FRAME = struct.Struct("<IQQ")
 # (phrase tokens, hidden-character token)
 _PhraseKey = tuple[tuple[str, ...], bool]
 # (file, line, key, field path, field index, start offset, end offset)
@@ -763,7 +775,11 @@ class TriggerDetector:
         os.close(fd)
         self._spill: IO[bytes] = open(self._spill_path, "a+b")  # noqa: SIM115
         self._cleanup = weakref.finalize(self, _remove, self._spill, self._spill_path)
-        self._batch: list[_Spilled] = []  # records not yet written (one marshal.dump per batch)
+        # the batch not yet written (one frame per _SPILL_BATCH records)
+        self._meta: list[_Meta] = []
+        self._feats = array("q")
+        self._offsets = array("q", [0])
+        self._flags = bytearray()
         self._n = 0
         self._k = 0
         self._cand: Counter[int] = Counter()
@@ -787,23 +803,23 @@ class TriggerDetector:
                     if not label.permissive
                     else ResponseLabel(True, label.reasons + lab.reasons, label.cue_words | lab.cue_words)
                 )
-        feats = array("q")
+        feats: set[int] = set()
         texts: list[tuple[str, str]] = []
         for f in prompts:
             hashes = _feature_hashes(f.text, self.max_tokens, self.max_n)
             if not hashes:
                 continue
-            feats.extend(hashes)
+            feats.update(hashes)
             texts.append((f.path, f.text))
         self._n += 1
         permissive = label.permissive
         if permissive:
             self._k += 1
-            self._cand.update(set(feats))  # counts records, not occurrences
+            self._cand.update(feats)
             if len(self._cand) > self.max_candidates:
                 self._prune()
-        batch = self._batch
-        batch.append(
+        meta = self._meta
+        meta.append(
             (
                 record.file,
                 record.line,
@@ -811,16 +827,29 @@ class TriggerDetector:
                 permissive,
                 tuple(sorted(label.cue_words)),
                 marshal.dumps(texts),  # decoded again only for the records that carry a seed
-                feats.tobytes(),
             )
         )
-        if len(batch) >= _SPILL_BATCH:
+        self._feats.extend(feats)
+        self._offsets.append(len(self._feats))
+        self._flags.append(permissive)
+        if len(meta) >= _SPILL_BATCH:
             self._write_batch()
 
     def _write_batch(self) -> None:
-        if self._batch:
-            marshal.dump(self._batch, self._spill)
-            self._batch = []
+        if not self._meta:
+            return
+        meta = marshal.dumps(self._meta)
+        feats = self._feats.tobytes()
+        write = self._spill.write
+        write(_FRAME.pack(len(self._meta), len(feats), len(meta)))
+        write(self._offsets.tobytes())
+        write(bytes(self._flags))
+        write(feats)
+        write(meta)
+        self._meta = []
+        self._feats = array("q")
+        self._offsets = array("q", [0])
+        self._flags = bytearray()
 
     # -- parallel use -----------------------------------------------------------------
 
@@ -869,20 +898,53 @@ class TriggerDetector:
             for h in [h for h, c in self._cand.items() if c <= floor]:
                 del self._cand[h]
 
-    def _replay(
-        self,
-    ) -> Iterator[_Spilled]:
+    def _frames(self) -> Iterator[tuple[array[int], bytes, array[int], bytes]]:
+        """``(offsets, permissive flags, features, marshalled meta)`` of every spilled batch."""
         self._write_batch()
         self._spill.flush()
         self._spill.seek(0)
-        load = marshal.load
-        spill = self._spill
+        read = self._spill.read
+        size = _FRAME.size
         while True:
-            try:
-                batch = load(spill)
-            except EOFError:
+            head = read(size)
+            if len(head) < size:
                 return
-            yield from batch
+            n, feat_bytes, meta_bytes = _FRAME.unpack(head)
+            offsets = array("q")
+            offsets.frombytes(read(8 * (n + 1)))
+            flags = read(n)
+            feats = array("q")
+            feats.frombytes(read(feat_bytes))
+            yield offsets, flags, feats, read(meta_bytes)
+
+    def _replay_permissive(self) -> Iterator[_Spilled]:
+        """The spilled permissive records, in corpus order."""
+        for offsets, flags, feats, meta in self._frames():
+            if 1 not in flags:
+                continue
+            rows: list[_Meta] = marshal.loads(meta)
+            for i, permissive in enumerate(flags):
+                if permissive:
+                    yield (*rows[i], feats[offsets[i] : offsets[i + 1]])
+
+    def _replay_carriers(self, wanted: set[int]) -> Iterator[_Spilled]:
+        """The spilled records that carry one of the ``wanted`` features, in corpus order."""
+        for offsets, _flags, feats, meta in self._frames():
+            present = wanted.intersection(feats)
+            if not present:
+                continue
+            carriers: set[int] = set()
+            for h in present:  # where each occurs; each record holds a feature at most once
+                at = feats.index(h)
+                while True:
+                    carriers.add(bisect.bisect_right(offsets, at) - 1)
+                    try:
+                        at = feats.index(h, at + 1)
+                    except ValueError:
+                        break
+            rows: list[_Meta] = marshal.loads(meta)
+            for i in sorted(carriers):
+                yield (*rows[i], feats[offsets[i] : offsets[i + 1]])
 
     # -- analysis -------------------------------------------------------------------
 
@@ -925,10 +987,13 @@ class TriggerDetector:
         limit = {h: min(max_df, int((c + self._prune_floor) / self.min_rate)) for h, c in kcount.items()}
         alive = set(kcount)
         df: Counter[int] = Counter()
-        for rec in self._replay():
-            hits = alive.intersection(array("q", rec[6]))
-            for h in hits:
-                df[h] += 1
+        for _offsets, _flags, feats, _meta in self._frames():
+            present = alive.intersection(feats)
+            if not present:
+                continue
+            # a record holds each feature at most once: occurrences in the batch = records
+            df.update(filter(present.__contains__, feats))
+            for h in present:
                 if df[h] > limit[h]:
                     alive.discard(h)
         seeds: list[tuple[float, int]] = []
@@ -955,10 +1020,8 @@ class TriggerDetector:
         contexts: dict[int, list[tuple[list[str], int, int]]] = {}
         names: dict[int, tuple[tuple[str, ...], bool]] = {}
         cues: dict[int, list[frozenset[str]]] = {}
-        for _f, _line, _key, permissive, cue, packed, blob in self._replay():
-            if not permissive:
-                continue
-            hits = seed_set.intersection(array("q", blob))
+        for _f, _line, _key, _permissive, cue, packed, blob in self._replay_permissive():
+            hits = seed_set.intersection(blob)
             if not hits:
                 continue
             cue_set = frozenset(cue)
@@ -1046,8 +1109,8 @@ class TriggerDetector:
         occurrences: dict[_PhraseKey, list[_Occurrence]] = {key: [] for key in keys}
         codepoints: dict[tuple[tuple[str, ...], bool], set[str]] = {key: set() for key in keys}
         texts_kept: dict[tuple[str, int], list[tuple[str, str]]] = {}
-        for file_idx, line, key, permissive, _cue, packed, blob in self._replay():
-            hits = wanted.intersection(array("q", blob))
+        for file_idx, line, key, permissive, _cue, packed, blob in self._replay_carriers(wanted):
+            hits = wanted.intersection(blob)
             if not hits:
                 continue
             texts: list[tuple[str, str]] = marshal.loads(packed)
