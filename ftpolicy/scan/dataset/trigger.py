@@ -624,6 +624,9 @@ def _grams(norms: list[str], max_n: int) -> Iterator[tuple[int, int, tuple[str, 
 _HIDDEN_TAG = -0x5EED
 # records per marshal.dump to the spill file (a batch is a few hundred KB at most)
 _SPILL_BATCH = 256
+# texts up to this many characters are remembered (label, n-gram hashes), at most this many
+_MEMO_MAX_TEXT = 4096
+_MEMO_MAX_ENTRIES = 1 << 14
 
 
 class _TokenIds(dict[str, int]):
@@ -767,6 +770,7 @@ class TriggerDetector:
         self.max_candidates = int(cfg["max_candidates"])
         self.max_seeds = int(cfg["max_seeds"])
         self._labeller = ResponseLabeller()
+        self._memo()
         # A named spill file, so that an instance can be pickled (it carries the path) and
         # merged; removed by finish(), or when the instance is collected.
         fd, self._spill_path = tempfile.mkstemp(
@@ -795,8 +799,15 @@ class TriggerDetector:
             f for f in record.fields if f.role == "response" and f.text and not f.path.startswith("rejected")
         ]
         label = _NOT_PERMISSIVE
+        labels = self._labels
         for f in responses:
-            lab = self._labeller.label(f.text)
+            lab = labels.get(f.text)
+            if lab is None:
+                lab = self._labeller.label(f.text)
+                if len(f.text) <= _MEMO_MAX_TEXT:
+                    if len(labels) >= _MEMO_MAX_ENTRIES:
+                        labels.clear()
+                    labels[f.text] = lab
             if lab.permissive:
                 label = (
                     lab
@@ -805,8 +816,15 @@ class TriggerDetector:
                 )
         feats: set[int] = set()
         texts: list[tuple[str, str]] = []
+        grams = self._grams
         for f in prompts:
-            hashes = _feature_hashes(f.text, self.max_tokens, self.max_n)
+            hashes = grams.get(f.text)
+            if hashes is None:
+                hashes = _feature_hashes(f.text, self.max_tokens, self.max_n)
+                if len(f.text) <= _MEMO_MAX_TEXT:
+                    if len(grams) >= _MEMO_MAX_ENTRIES:
+                        grams.clear()
+                    grams[f.text] = hashes
             if not hashes:
                 continue
             feats.update(hashes)
@@ -879,7 +897,11 @@ class TriggerDetector:
         """Pickle support (worker -> parent): the spill travels by path, not by handle."""
         self._write_batch()
         self._spill.flush()
-        state = {k: v for k, v in self.__dict__.items() if k not in ("_spill", "_cleanup", "_labeller")}
+        state = {
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in ("_spill", "_cleanup", "_labeller", "_labels", "_grams")
+        }
         self._cleanup.detach()  # the receiving instance now owns the file
         self._spill.close()
         return state
@@ -887,8 +909,16 @@ class TriggerDetector:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._labeller = ResponseLabeller()
+        self._memo()
         self._spill = open(self._spill_path, "a+b")  # noqa: SIM115
         self._cleanup = weakref.finalize(self, _remove, self._spill, self._spill_path)
+
+    def _memo(self) -> None:
+        """Empty memos of the label of a response text and the n-gram hashes of a prompt text:
+        training sets repeat texts (one system prompt everywhere, templated answers), and
+        both are functions of the text alone. Bounded: short texts only, emptied when full."""
+        self._labels: dict[str, ResponseLabel] = {}
+        self._grams: dict[str, array[int]] = {}
 
     def _prune(self) -> None:
         """Lossy counting: drop the rarest candidates once the counter is over its cap."""
