@@ -299,7 +299,7 @@ class _FieldMemo:
         hits = [seen.get(k) for k in keys]
         todo = tuple(f for f, h in zip(fields, hits, strict=True) if h is None)
         if todo:
-            sub = item if len(todo) == len(fields) else replace(item, fields=todo)
+            sub = item if len(todo) == len(fields) else Record(item.file, item.line, todo, item.key)
             fresh: list[Finding] = []
             for det in self.detectors:
                 fresh.extend(det.scan(sub))
