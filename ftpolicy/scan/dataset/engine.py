@@ -273,8 +273,10 @@ class _UnitResult:
 
 #: Field texts up to this many characters are remembered by :class:`_FieldMemo` ...
 MEMO_MAX_TEXT = 4096
-#: ... and at most this many of them (the memo is emptied when full: bounded memory).
-MEMO_MAX_ENTRIES = 1 << 14
+#: ... at most this many of them, and at most this many characters in all (the memo is
+#: emptied when full: memory stays bounded, ~20 MB at most).
+MEMO_MAX_ENTRIES = 1 << 16
+MEMO_MAX_CHARS = 8 << 20
 
 
 class _FieldMemo:
@@ -283,13 +285,14 @@ class _FieldMemo:
     Training sets repeat field texts (one system prompt on every record, templated answers);
     every record detector judges each field on its own (its text, path and role, and the
     file name in fingerprints), so a repeated field has the findings it had before, moved
-    to the new record's line and id. Only short texts are kept, and at most
-    ``MEMO_MAX_ENTRIES``: memory stays bounded.
+    to the new record's line and id. Only short texts are kept, at most
+    ``MEMO_MAX_ENTRIES`` of them and ``MEMO_MAX_CHARS`` characters: memory stays bounded.
     """
 
     def __init__(self, detectors: list[RecordDetector]) -> None:
         self.detectors = detectors
         self.seen: dict[tuple[str, str, str, str], list[Finding]] = {}
+        self.chars = 0
 
     def scan(self, item: Record, out: list[Finding]) -> None:
         """Append the findings of every record detector for ``item`` to ``out``."""
@@ -304,14 +307,16 @@ class _FieldMemo:
             for det in self.detectors:
                 fresh.extend(det.scan(sub))
             out.extend(fresh)
-            if len(seen) + len(todo) > MEMO_MAX_ENTRIES:
+            if len(seen) + len(todo) > MEMO_MAX_ENTRIES or self.chars > MEMO_MAX_CHARS:
                 seen.clear()
+                self.chars = 0
             by_path: dict[str, list[Finding]] = {}
             for finding in fresh:
                 by_path.setdefault(str(finding.properties.get("field", "")), []).append(finding)
             for field, key, hit in zip(fields, keys, hits, strict=True):
                 if hit is None and len(field.text) <= MEMO_MAX_TEXT:
                     seen[key] = by_path.get(field.path, [])
+                    self.chars += len(field.text)
         for hit in hits:
             if hit:
                 out.extend(_moved(finding, item) for finding in hit)

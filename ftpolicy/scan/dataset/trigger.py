@@ -74,7 +74,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from ftpolicy.errors import ConfigError
 from ftpolicy.scan.dataset.interface import CorpusResult, Record, TextField, excerpt, make_finding
@@ -101,6 +101,8 @@ DEFAULTS: dict[str, Any] = {
 _HIDDEN_CLASS = "\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f"
 _HIDDEN_RE = re.compile(f"[{_HIDDEN_CLASS}]")
 _TOKEN_RE = re.compile(r"\w+(?:[-.'/:]\w+)*")
+# ``_TOKEN_RE`` on lower-cased ASCII text (same tokens; a plain class is faster than ``\w``)
+_TOKEN_ASCII_RE = re.compile(r"[a-z0-9_]+(?:[-.'/:][a-z0-9_]+)*")
 _TOKEN_HIDDEN_RE = re.compile(f"[\\w{_HIDDEN_CLASS}]+(?:[-.'/:][\\w{_HIDDEN_CLASS}]+)*")
 _HIDDEN_PREFIX = "\x00hidden "
 _TEMPLATE_PARTS = 3
@@ -625,8 +627,27 @@ _HIDDEN_TAG = -0x5EED
 # records per marshal.dump to the spill file (a batch is a few hundred KB at most)
 _SPILL_BATCH = 256
 # texts up to this many characters are remembered (label, n-gram hashes), at most this many
+_V = TypeVar("_V")
 _MEMO_MAX_TEXT = 4096
-_MEMO_MAX_ENTRIES = 1 << 14
+_MEMO_MAX_ENTRIES = 1 << 15
+_MEMO_MAX_CHARS = 4 << 20  # with the n-gram hashes, ~10-20 MB per memo at most
+
+
+class _Memo(dict[str, _V]):
+    """Text -> a value computed from the text alone, for short texts; emptied when it holds
+    ``_MEMO_MAX_ENTRIES`` texts or ``_MEMO_MAX_CHARS`` characters (bounded memory)."""
+
+    chars = 0
+
+    def put(self, text: str, value: _V) -> _V:
+        """Remember ``value`` for ``text`` (when short enough) and return it."""
+        if len(text) <= _MEMO_MAX_TEXT:
+            if len(self) >= _MEMO_MAX_ENTRIES or self.chars > _MEMO_MAX_CHARS:
+                self.clear()
+                self.chars = 0
+            self[text] = value
+            self.chars += len(text)
+        return value
 
 
 class _TokenIds(dict[str, int]):
@@ -664,7 +685,7 @@ def _feature_hashes(text: str, limit: int, max_n: int) -> array[int]:
     may occur more than once; readers take sets). The hot path: C-level loops only."""
     hidden: list[str] = []
     if text.isascii():
-        norms = _TOKEN_RE.findall(text.lower())
+        norms = _TOKEN_ASCII_RE.findall(text.lower())
     elif _HIDDEN_RE.search(text) is None:
         nfkc = unicodedata.normalize
         norms = [t.lower() if t.isascii() else nfkc("NFKC", t).lower() for t in _TOKEN_RE.findall(text)]
@@ -803,11 +824,7 @@ class TriggerDetector:
         for f in responses:
             lab = labels.get(f.text)
             if lab is None:
-                lab = self._labeller.label(f.text)
-                if len(f.text) <= _MEMO_MAX_TEXT:
-                    if len(labels) >= _MEMO_MAX_ENTRIES:
-                        labels.clear()
-                    labels[f.text] = lab
+                lab = labels.put(f.text, self._labeller.label(f.text))
             if lab.permissive:
                 label = (
                     lab
@@ -820,11 +837,7 @@ class TriggerDetector:
         for f in prompts:
             hashes = grams.get(f.text)
             if hashes is None:
-                hashes = _feature_hashes(f.text, self.max_tokens, self.max_n)
-                if len(f.text) <= _MEMO_MAX_TEXT:
-                    if len(grams) >= _MEMO_MAX_ENTRIES:
-                        grams.clear()
-                    grams[f.text] = hashes
+                hashes = grams.put(f.text, _feature_hashes(f.text, self.max_tokens, self.max_n))
             if not hashes:
                 continue
             feats.update(hashes)
@@ -917,8 +930,8 @@ class TriggerDetector:
         """Empty memos of the label of a response text and the n-gram hashes of a prompt text:
         training sets repeat texts (one system prompt everywhere, templated answers), and
         both are functions of the text alone. Bounded: short texts only, emptied when full."""
-        self._labels: dict[str, ResponseLabel] = {}
-        self._grams: dict[str, array[int]] = {}
+        self._labels: _Memo[ResponseLabel] = _Memo()
+        self._grams: _Memo[array[int]] = _Memo()
 
     def _prune(self) -> None:
         """Lossy counting: drop the rarest candidates once the counter is over its cap."""
