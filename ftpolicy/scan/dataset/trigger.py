@@ -38,20 +38,22 @@ below); ``max_df_fraction=0.02`` (triggers are rare by construction: a feature i
 than 2 % of the prompts is vocabulary, not a plant).
 
 Memory bound: the detector keeps in RAM only (a) a counter of the prompt features of
-permissive-labelled records, pruned with lossy counting once it exceeds
-``max_candidates`` entries (default 2,000,000; an entry costs ~100 bytes, so ~200 MB
-worst case, and far less in practice because permissive records are rare), and (b) a few
-integers per candidate during ``finish``. Per-record compact features (64-bit hashes
-of the prompt n-grams, the label, the cue words and the prompt text) go to a temporary
-spill file (8 bytes per distinct feature plus the prompt bytes; measured ~0.9 KB per
-record of the benchmark corpus, ~90 MB of disk per 100k records), in frames of 256 records
-stored column by column, that ``finish`` reads back three times and then deletes: the
-document-frequency pass reads only the feature column (one C-level count per frame), the
-phrase pass decodes only frames with permissive records, and the report pass decodes only
-frames that carry a reported feature. Feature hashes are deterministic across processes
-(CRC-32 token ids, tuple hashes of ids), so an engine may run one instance per worker and
-:meth:`merge` them (instances pickle by spill path); the result does not depend on the
-order in which records arrive.
+permissive-labelled records, pruned with lossy counting once it exceeds ``max_candidates``
+entries (default 2,000,000; an entry costs ~100 bytes, so ~200 MB worst case, and far less
+in practice because permissive records are rare), (b) a few integers per candidate during
+``finish``, and (c) memos of the label of a response text and the n-gram hashes of a
+prompt text, so repeated texts are worked out once (texts up to 4,096 characters, at most
+32,768 of them and 4M characters per memo: ~30 MB at most). Per-record compact features
+(64-bit hashes of the prompt n-grams, the label, the cue words and the prompt text) go to
+a temporary spill file (8 bytes per distinct feature plus the prompt bytes; measured ~0.9
+KB per record of the benchmark corpus, ~90 MB of disk per 100k records), in frames of 256
+records stored column by column, that ``finish`` reads back three times and then deletes:
+the document-frequency pass reads only the feature column (one C-level count per frame),
+the phrase pass decodes only frames with permissive records, and the report pass decodes
+only frames that carry a reported feature. Feature hashes are deterministic across
+processes (CRC-32 token ids, tuple hashes of ids), so an engine may run one instance per
+worker and :meth:`merge` them (instances pickle by spill path); the result does not depend
+on the order in which records arrive.
 """
 
 from __future__ import annotations
