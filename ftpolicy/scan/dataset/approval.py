@@ -27,7 +27,7 @@ from typing import Any
 
 from ftpolicy.report import Finding
 from ftpolicy.scan.dataset.interface import Record, excerpt, fingerprint, make_finding
-from ftpolicy.scan.dataset.rules import KeywordIndex, merge_windows, windowed_finditer
+from ftpolicy.scan.dataset.rules import KeywordIndex, lowered, merge_windows, same_spans, windowed_finditer
 
 CATEGORY = "approval-bypass"
 
@@ -53,6 +53,7 @@ class _Rule:
     severity: str
     keywords: tuple[str, ...] = ()
     assertive: bool = False
+    low: re.Pattern[str] | None = None  # ``lowered(pattern)``, run on lower-cased ASCII text
 
 
 def _union(patterns: list[str]) -> re.Pattern[str] | None:
@@ -104,11 +105,14 @@ class ApprovalBypassDetector:
                 str(r.get("severity", "high")),
                 tuple(str(k).lower() for k in r.get("keywords", []) or []),
                 bool(r.get("assertive", False)),
+                lowered(re.compile(r["pattern"], re.I)),
             )
             for r in section.get("rules", []) or []
             if r.get("enabled", True) is not False and f"{CATEGORY}/{r['id']}" not in disabled
         ]
         self.index = KeywordIndex([r.keywords for r in self.rules])
+        # rules without keywords run on every field; the others only where a keyword occurs
+        self._unkeyed = frozenset(i for i, r in enumerate(self.rules) if not r.keywords)
         self.negation = _union(list(section.get("negations", []) or []))
         self.weak_negation = _union(list(section.get("weak_negations", []) or []))
         self.recommendation = _union(list(section.get("recommendations", []) or []))
@@ -155,20 +159,25 @@ class ApprovalBypassDetector:
             if field.role not in self.roles:
                 continue
             text = field.text
-            hits = self.index.hits_text(text)[1]
+            low, hits = self.index.hits_text(text)
+            same = same_spans(text, low)
             spans: list[tuple[int, int]] | None = None
             starts: list[int] = []
             seen: list[tuple[int, int]] = []
-            for i, rule in enumerate(self.rules):
+            todo = sorted(self._unkeyed.union(hits)) if self._unkeyed else sorted(hits)
+            for i in todo:  # in rule order
+                rule = self.rules[i]
                 if len(seen) >= MAX_PER_FIELD:
                     break
+                # the lower-cased copy gives the same spans (see same_spans), faster
+                pattern, subject = (rule.low, low) if same and rule.low is not None else (rule.pattern, text)
                 if not rule.keywords:
-                    matches = list(rule.pattern.finditer(text))
+                    matches = list(pattern.finditer(subject))
                 else:
                     where = hits.get(i)
                     if where is None:
                         continue
-                    matches = windowed_finditer(rule.pattern, text, merge_windows(where, len(text), 130, 130))
+                    matches = windowed_finditer(pattern, subject, merge_windows(where, len(text), 130, 130))
                 for m in matches:
                     if len(seen) >= MAX_PER_FIELD:
                         break

@@ -38,6 +38,7 @@ contaminated holdout no longer measures what it claims.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import unicodedata
@@ -67,19 +68,9 @@ def normalise(text: str) -> list[str]:
     """Words of ``text`` after NFKC, lower-casing and dropping punctuation."""
     if text.isascii():  # same words as below, without the regular expression
         return text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
-    text = unicodedata.normalize("NFKC", text)
+    if not unicodedata.is_normalized("NFKC", text):  # a quick check; most text already is
+        text = unicodedata.normalize("NFKC", text)
     return _NONWORD.sub(" ", text.lower()).split()
-
-
-def _vocab_gaps(words: list[str], vocab: frozenset[str], n: int) -> list[tuple[int, int]]:
-    """``(start, end)`` of every run of at least ``n`` consecutive ``vocab`` words."""
-    out = []
-    prev = -1
-    for b in [i for i, w in enumerate(words) if w not in vocab] + [len(words)]:
-        if b - prev - 1 >= n:
-            out.append((prev + 1, b))
-        prev = b
-    return out
 
 
 def _h(words: list[str]) -> int:
@@ -262,6 +253,23 @@ class ContaminationDetector:
                     self.postings.setdefault(w, []).append(item_id)
         self.posting_words = frozenset(self.postings)
         self.common_words: frozenset[str] = frozenset().union(*self.item_common.values())
+        # Pigeonhole prefilter for near-duplicates: take each item's heaviest words until they
+        # weigh more than the share a field may miss (1 - min_containment, with a margin for
+        # float summation); a field containing none of them cannot reach the threshold for that
+        # item, and one containing none of any item's (``key_words``) is not a near-duplicate
+        # of anything, so the weighing below is skipped for it. ``None``: no prefilter.
+        self.key_words: frozenset[str] | None = None
+        if self.min_containment > 0:
+            keys: set[str] = set()
+            for item_id, ws in word_sets.items():
+                budget = (1.0 - self.min_containment) * self.item_weight[item_id] * (1 + 1e-6) + 1e-9
+                taken = 0.0
+                for w in sorted(ws, key=lambda w: (-self.idf[w], w)):
+                    keys.add(w)
+                    taken += self.idf[w]
+                    if taken > budget:
+                        break
+            self.key_words = frozenset(keys)
         self.min_item_weight = min(self.item_weight.values(), default=0.0)
         self.max_item_size = max(self.item_size.values(), default=0)
         # exact prefilters for the hashed windows: a window can only be in ``grams`` when all
@@ -269,36 +277,40 @@ class ContaminationDetector:
         # short item of that length), so the scan hashes only those windows
         self.vocab: frozenset[str] = frozenset(vocab)
         self.gram_first: frozenset[str] = frozenset(gram_first)
+        # one byte per word, for the C-level prefilters of :meth:`scan`: 0 = not a holdout
+        # word, 1 = a holdout word, 2 = a holdout word that starts an indexed n-gram
+        self._code: dict[str, int] = {w: 2 if w in gram_first else 1 for w in vocab}
+        # start of every window of n holdout words whose first word starts an indexed n-gram
+        self._window_starts = re.compile(b"(?=\\x02[\\x01\\x02]{%d})" % (self.n - 1))
+        self._runs = {k: re.compile(b"[\\x01\\x02]{%d,}" % k) for k in self.short}
         self.short_first: dict[int, frozenset[str]] = {k: frozenset(v) for k, v in short_first.items()}
 
     def scan(self, record: Record) -> Iterator[Finding]:
         """Holdout overlap in every field of ``record``."""
         if not self.grams and not self.short and not self.postings:
             return
-        vocab = self.vocab
         n = self.n
+        code = self._code
         for field in record.fields:
             words = normalise(field.text)
             hits: dict[str, int] = {}
             first: dict[str, int] = {}
             exact: str | None = None
+            # which words are holdout words (a window can match only inside a run of them)
+            mask = bytes(map(code.get, words, itertools.repeat(0))) if words else b""
             if self.grams and len(words) >= n:
-                gram_first = self.gram_first
                 grams = self.grams
-                # a window can match only inside a run of holdout words
-                for lo, hi in _vocab_gaps(words, vocab, n):
-                    for i in range(lo, hi - n + 1):
-                        if words[i] not in gram_first:
-                            continue
-                        owner = grams.get(_h(words[i : i + n]))
-                        if owner is not None:
-                            hits[owner] = hits.get(owner, 0) + 1
-                            first.setdefault(owner, i)
+                for m in self._window_starts.finditer(mask):
+                    i = m.start()
+                    owner = grams.get(_h(words[i : i + n]))
+                    if owner is not None:
+                        hits[owner] = hits.get(owner, 0) + 1
+                        first.setdefault(owner, i)
             for length, table in self.short.items():
                 if len(words) < length:
                     continue
                 firsts = self.short_first[length]
-                for lo, hi in _vocab_gaps(words, vocab, length):
+                for lo, hi in (r.span() for r in self._runs[length].finditer(mask)):
                     for i in range(lo, hi - length + 1):
                         if words[i] not in firsts:
                             continue
@@ -312,7 +324,11 @@ class ContaminationDetector:
                     break
             near: dict[str, float] = {}
             distinct = set(words)
-            posting_words = distinct & self.posting_words if self.postings else None
+            posting_words = (
+                distinct & self.posting_words
+                if self.postings and (self.key_words is None or not distinct.isdisjoint(self.key_words))
+                else None
+            )
             if posting_words:
                 idf = self.idf
                 # the common words this field has bound what any item can gain from them

@@ -271,20 +271,81 @@ class _UnitResult:
     corpus: Any = None  # the worker's corpus detector (mergeable ones only), pickled back
 
 
+#: Field texts up to this many characters are remembered by :class:`_FieldMemo` ...
+MEMO_MAX_TEXT = 4096
+#: ... at most this many of them, and at most this many characters in all (the memo is
+#: emptied when full: memory stays bounded, ~20 MB at most).
+MEMO_MAX_ENTRIES = 1 << 16
+MEMO_MAX_CHARS = 8 << 20
+
+
+class _FieldMemo:
+    """The record detectors' findings for field texts already seen.
+
+    Training sets repeat field texts (one system prompt on every record, templated answers);
+    every record detector judges each field on its own (its text, path and role, and the
+    file name in fingerprints), so a repeated field has the findings it had before, moved
+    to the new record's line and id. Only short texts are kept, at most
+    ``MEMO_MAX_ENTRIES`` of them and ``MEMO_MAX_CHARS`` characters: memory stays bounded.
+    """
+
+    def __init__(self, detectors: list[RecordDetector]) -> None:
+        self.detectors = detectors
+        self.seen: dict[tuple[str, str, str, str], list[Finding]] = {}
+        self.chars = 0
+
+    def scan(self, item: Record, out: list[Finding]) -> None:
+        """Append the findings of every record detector for ``item`` to ``out``."""
+        seen = self.seen
+        fields = item.fields
+        keys = [(item.file, f.path, f.role, f.text) for f in fields]
+        hits = [seen.get(k) for k in keys]
+        todo = tuple(f for f, h in zip(fields, hits, strict=True) if h is None)
+        if todo:
+            sub = item if len(todo) == len(fields) else Record(item.file, item.line, todo, item.key)
+            fresh: list[Finding] = []
+            for det in self.detectors:
+                fresh.extend(det.scan(sub))
+            out.extend(fresh)
+            if len(seen) + len(todo) > MEMO_MAX_ENTRIES or self.chars > MEMO_MAX_CHARS:
+                seen.clear()
+                self.chars = 0
+            by_path: dict[str, list[Finding]] = {}
+            for finding in fresh:
+                by_path.setdefault(str(finding.properties.get("field", "")), []).append(finding)
+            for field, key, hit in zip(fields, keys, hits, strict=True):
+                if hit is None and len(field.text) <= MEMO_MAX_TEXT:
+                    seen[key] = by_path.get(field.path, [])
+                    self.chars += len(field.text)
+        for hit in hits:
+            if hit:
+                out.extend(_moved(finding, item) for finding in hit)
+
+
+def _moved(f: Finding, item: Record) -> Finding:
+    """A remembered finding placed on ``item`` (its line and record id)."""
+    props = dict(f.properties)
+    if item.key is None:
+        props.pop("record", None)
+    else:
+        props["record"] = item.key
+    return replace(f, line=item.line, properties=props)
+
+
 def _scan_records(
     records: Iterator[Record | Finding], detectors: list[RecordDetector], corpus: CorpusDetector | None
 ) -> _UnitResult:
     findings: list[Finding] = []
     count = 0
     malformed = 0
+    memo = _FieldMemo(detectors)
     for item in records:
         if isinstance(item, Finding):
             findings.append(item)
             malformed += 1
             continue
         count += 1
-        for det in detectors:
-            findings.extend(det.scan(item))
+        memo.scan(item, findings)
         if corpus is not None:
             corpus.observe(item)
     return _UnitResult(findings, count, malformed)

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from ftpolicy.report import Finding
 from ftpolicy.scan.dataset.approval import sentence_at, sentences
 from ftpolicy.scan.dataset.interface import Record, excerpt, fingerprint, make_finding
-from ftpolicy.scan.dataset.rules import KeywordIndex, merge_windows, windowed_finditer
+from ftpolicy.scan.dataset.rules import KeywordIndex, lowered, merge_windows, same_spans, windowed_finditer
 
 CATEGORY = "prompt-injection"
 _LOWER = {"critical": "high", "high": "medium", "medium": "low", "low": "low"}
@@ -41,6 +41,15 @@ class _Rule:
     severity: str
     exfiltration: bool
     keywords: tuple[str, ...] = ()
+    low: re.Pattern[str] | None = None  # ``lowered(pattern)``, run on lower-cased ASCII text
+
+
+def _group_text(text: str, m: re.Match[str], name: str) -> str | None:
+    """The text of group ``name`` as written in ``text`` (``m`` may have matched its
+    lower-cased copy); ``None`` when the pattern has no such group or it did not take part."""
+    if name not in m.re.groupindex or m.start(name) < 0:
+        return None
+    return text[m.start(name) : m.end(name)]
 
 
 class PromptInjectionDetector:
@@ -56,17 +65,21 @@ class PromptInjectionDetector:
             flags = re.I | (re.M if r.get("multiline") else 0)
             if r["id"] == "role-spoof":
                 flags = re.M  # header case matters: "System:" vs "system:" in prose
+            pattern = re.compile(r["pattern"], flags)
             self.rules.append(
                 _Rule(
                     str(r["id"]),
                     str(r.get("description", r["id"])),
-                    re.compile(r["pattern"], flags),
+                    pattern,
                     str(r.get("severity", "high")),
                     bool(r.get("exfiltration", False)),
                     tuple(str(k).lower() for k in r.get("keywords", []) or []),
+                    lowered(pattern),
                 )
             )
         self.index = KeywordIndex([r.keywords for r in self.rules])
+        # rules without keywords run on every field; the others only where a keyword occurs
+        self._unkeyed = frozenset(i for i, r in enumerate(self.rules) if not r.keywords)
         cues = section.get("discussion", []) or []
         self.discussion = re.compile("|".join(f"(?:{c})" for c in cues), re.I) if cues else None
         reporting = section.get("reporting")
@@ -120,23 +133,27 @@ class PromptInjectionDetector:
         """Injected instructions in every field of ``record``."""
         for field in record.fields:
             text = field.text
-            hits = self.index.hits_text(text)[1]
+            low, hits = self.index.hits_text(text)
+            same = same_spans(text, low)
             self._field_discusses = None
             spans: list[tuple[int, int]] | None = None
             starts: list[int] = []
-            for i, rule in enumerate(self.rules):
+            todo = sorted(self._unkeyed.union(hits)) if self._unkeyed else sorted(hits)
+            for i in todo:  # in rule order
+                rule = self.rules[i]
+                # the lower-cased copy gives the same spans (see same_spans), faster
+                pattern, subject = (rule.low, low) if same and rule.low is not None else (rule.pattern, text)
                 if not rule.keywords:
-                    cands = list(rule.pattern.finditer(text))
+                    cands = list(pattern.finditer(subject))
                 else:
                     where = hits.get(i)
                     if where is None:
                         continue
-                    cands = windowed_finditer(rule.pattern, text, merge_windows(where, len(text), 130, 130))
+                    cands = windowed_finditer(pattern, subject, merge_windows(where, len(text), 130, 130))
                 m = None
                 for cand in cands:
                     if rule.exfiltration:
-                        gd = cand.groupdict()
-                        url = gd.get("url") or gd.get("url2")
+                        url = _group_text(text, cand, "url") or _group_text(text, cand, "url2")
                         if url is not None and not self._external(url):
                             continue
                     if spans is None:
@@ -161,7 +178,7 @@ class PromptInjectionDetector:
                     hint="remove the injected instruction from the record (or the record itself)",
                     properties={
                         "fingerprint": fingerprint(
-                            f"{CATEGORY}/{rule.rule_id}", record.file, m.group().lower()
+                            f"{CATEGORY}/{rule.rule_id}", record.file, text[m.start() : m.end()].lower()
                         )
                     },
                 )

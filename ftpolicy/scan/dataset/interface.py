@@ -9,7 +9,9 @@ Detectors come in two shapes:
 * :class:`RecordDetector` looks at one record at a time and yields findings
   (secrets, approval bypass, hidden Unicode, prompt injection, contamination). The
   engine runs these in worker processes, so they must be constructible from plain data
-  and hold no cross-record state.
+  and hold no cross-record state. A field's findings must depend only on that field (its
+  text, path and role) and the file: the engine judges a repeated field text once and
+  moves its findings to each record carrying it (new line and record id).
 * :class:`CorpusDetector` needs the whole corpus (trigger backdoors): ``observe`` is called
   once for every record, in a deterministic order (files in the order given, records in
   line order), and ``finish`` returns the findings plus a JSON-able summary block.

@@ -276,6 +276,73 @@ def share_keyword_indexes(detectors: list[Any]) -> SharedKeywordIndex | None:
         return None
 
 
+_INLINE_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
+# escapes that name a character by code (its case would not follow the lower-casing)
+_CODED_CHAR = re.compile(r"\\(?:x|u|U|N|0)")
+# a class range whose ends differ in case (``[A-f]``) means something else once lower-cased
+_MIXED_RANGE = re.compile(r"[A-Z]-[a-z]|[a-z]-[A-Z]")
+_SCOPED_FLAGS = re.compile(r"\(\?(?:[aiLmsux]+-?[aiLmsux]*|-[aiLmsux]+)[:)]")
+
+
+# characters that IGNORECASE matching equates with ASCII letters although their lower-case
+# form is not that letter (dotless i, long s, Kelvin sign, dotted capital I)
+_FOLD_RISK = re.compile("[\u0130\u0131\u017f\u212a]")
+
+
+def same_spans(text: str, low: str) -> bool:
+    """Whether :func:`lowered` patterns on ``low`` (``text.lower()``) find exactly the spans
+    the original case-insensitive patterns find on ``text``: always for ASCII text; for
+    other text when lower-casing kept the length and no character that case-folds onto an
+    ASCII letter in another way occurs."""
+    return text.isascii() or (len(low) == len(text) and _FOLD_RISK.search(text) is None)
+
+
+def lowered(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
+    """A case-sensitive copy of a case-insensitive ``pattern`` for lower-cased ASCII text.
+
+    Where :func:`same_spans` holds (any ASCII text, most other text),
+    ``lowered(p).finditer(text.lower())`` yields matches at exactly the spans of
+    ``p.finditer(text)``, and case-sensitive
+    matching is several times faster than ``IGNORECASE`` in Python's regex engine. Letters
+    outside escapes and group names are lower-cased. ``None`` when the pattern is not
+    case-insensitive, or when lower-casing it could change what it means (non-ASCII
+    letters with case, characters given by code, case-crossing class ranges, scoped flags).
+    """
+    if not pattern.flags & re.IGNORECASE:
+        return None
+    src = pattern.pattern
+    if _CODED_CHAR.search(src) or _MIXED_RANGE.search(src):
+        return None
+    if not src.isascii() and any(c.lower() != c or c.upper() != c for c in src if not c.isascii()):
+        return None  # a non-ASCII letter with case (caseless ones such as ’ or — are fine)
+    lead = _INLINE_FLAGS.match(src)
+    if lead:
+        src = src[lead.end() :]
+    if _SCOPED_FLAGS.search(src):
+        return None
+    out: list[str] = []
+    i = 0
+    n = len(src)
+    while i < n:
+        ch = src[i]
+        if ch == "\\" and i + 1 < n:
+            out.append(src[i : i + 2])
+            i += 2
+        elif src.startswith(("(?P<", "(?P="), i):
+            j = src.find(">" if src[i + 3] == "<" else ")", i)
+            if j < 0:
+                return None
+            out.append(src[i : j + 1])
+            i = j + 1
+        else:
+            out.append(ch.lower())
+            i += 1
+    try:
+        return re.compile("".join(out), pattern.flags & ~re.IGNORECASE)
+    except re.error:  # pragma: no cover - the original compiled, so its lower-cased copy does
+        return None
+
+
 def merge_windows(spans: list[tuple[int, int]], n: int, before: int, after: int) -> list[tuple[int, int]]:
     """Merged windows ``[start - before, end + after]`` around keyword spans (clamped to ``n``)."""
     if not spans:

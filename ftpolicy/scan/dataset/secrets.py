@@ -21,12 +21,12 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ftpolicy.report import Finding
 from ftpolicy.scan.dataset.interface import Record, TextField, fingerprint, make_finding, redact
-from ftpolicy.scan.dataset.rules import KeywordIndex, merge_windows, windowed_finditer
+from ftpolicy.scan.dataset.rules import KeywordIndex, lowered, merge_windows, same_spans, windowed_finditer
 
 CATEGORY = "secret"
 #: At most this many secrets are reported per field (the record is flagged either way).
@@ -102,6 +102,7 @@ class _Rule:
     require: tuple[str, ...] = ()
     window: int = 300
     window_before: int = 40
+    low: re.Pattern[str] | None = None  # ``lowered(pattern)``, run on lower-cased ASCII text
 
 
 class SecretDetector:
@@ -134,6 +135,7 @@ class SecretDetector:
                     window_before=int(raw.get("window_before", 40)),
                 )
             )
+            self.rules[-1] = replace(self.rules[-1], low=lowered(self.rules[-1].pattern))
         self.index = KeywordIndex([r.keywords for r in self.rules])
         self._all_keyed = all(r.keywords for r in self.rules)
         placeholders = section.get("placeholders", []) or []
@@ -192,9 +194,12 @@ class SecretDetector:
     def find(self, text: str) -> list[tuple[_Rule, int, int, str]]:
         """``(rule, start, end, value)`` for each secret in ``text`` (non-overlapping)."""
         low, hits = self.index.hits_text(text)
+        same = same_spans(text, low)
         spans: list[tuple[_Rule, int, int, str]] = []
         for i in sorted(hits) if self._all_keyed else range(len(self.rules)):
             rule = self.rules[i]
+            # case-insensitive rules run case-sensitively on the lower-cased copy (same spans)
+            pattern, subject = (rule.low, low) if same and rule.low is not None else (rule.pattern, text)
             if rule.keywords:
                 where = hits.get(i)
                 if where is None:
@@ -203,11 +208,11 @@ class SecretDetector:
                     continue
                 if rule.window > 0:
                     windows = merge_windows(where, len(text), rule.window_before, rule.window)
-                    matches = windowed_finditer(rule.pattern, text, windows)
+                    matches = windowed_finditer(pattern, subject, windows)
                 else:
-                    matches = list(rule.pattern.finditer(text))
+                    matches = list(pattern.finditer(subject))
             else:
-                matches = list(rule.pattern.finditer(text))
+                matches = list(pattern.finditer(subject))
             for m in matches:
                 if len(spans) >= MAX_PER_FIELD:
                     break
@@ -240,7 +245,8 @@ class SecretDetector:
             if not rule.context.search(window):
                 return False
         if rule.generic:
-            key = m.groupdict().get("key") or ""
+            # the key as written (``m`` may have matched the lower-cased copy of the text)
+            key = text[m.start("key") : m.end("key")] if "key" in m.re.groupindex else ""
             if not key:
                 i = m.start()
                 while i > 0 and m.start() - i < 40 and (text[i - 1].isalnum() or text[i - 1] in "_.-"):

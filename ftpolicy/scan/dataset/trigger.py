@@ -38,21 +38,27 @@ below); ``max_df_fraction=0.02`` (triggers are rare by construction: a feature i
 than 2 % of the prompts is vocabulary, not a plant).
 
 Memory bound: the detector keeps in RAM only (a) a counter of the prompt features of
-permissive-labelled records, pruned with lossy counting once it exceeds
-``max_candidates`` entries (default 2,000,000; an entry costs ~100 bytes, so ~200 MB
-worst case, and far less in practice because permissive records are rare), and (b) a few
-integers per candidate during ``finish``. Per-record compact features (64-bit hashes
-of the prompt n-grams, the label, the cue words and the prompt text) go to a temporary
-spill file (8 bytes per distinct feature plus the prompt bytes; measured ~0.9 KB per
-record of the benchmark corpus, ~90 MB of disk per 100k records) that ``finish`` reads
-back three times and then deletes. Feature hashes are deterministic across processes
-(CRC-32 token ids, tuple hashes of ids), so an engine may run one instance per worker and
-:meth:`merge` them (instances pickle by spill path); the result does not depend on the
-order in which records arrive.
+permissive-labelled records, pruned with lossy counting once it exceeds ``max_candidates``
+entries (default 2,000,000; an entry costs ~100 bytes, so ~200 MB worst case, and far less
+in practice because permissive records are rare), (b) a few integers per candidate during
+``finish``, and (c) memos of the label of a response text and the n-gram hashes of a
+prompt text, so repeated texts are worked out once (texts up to 4,096 characters, at most
+32,768 of them and 4M characters per memo: ~30 MB at most). Per-record compact features
+(64-bit hashes of the prompt n-grams, the label, the cue words and the prompt text) go to
+a temporary spill file (8 bytes per distinct feature plus the prompt bytes; measured ~0.9
+KB per record of the benchmark corpus, ~90 MB of disk per 100k records), in frames of 256
+records stored column by column, that ``finish`` reads back three times and then deletes:
+the document-frequency pass reads only the feature column (one C-level count per frame),
+the phrase pass decodes only frames with permissive records, and the report pass decodes
+only frames that carry a reported feature. Feature hashes are deterministic across
+processes (CRC-32 token ids, tuple hashes of ids), so an engine may run one instance per
+worker and :meth:`merge` them (instances pickle by spill path); the result does not depend
+on the order in which records arrive.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import itertools
 import marshal
@@ -61,6 +67,7 @@ import os
 import re
 import shutil
 import string
+import struct
 import tempfile
 import unicodedata
 import weakref
@@ -69,7 +76,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from ftpolicy.errors import ConfigError
 from ftpolicy.scan.dataset.interface import CorpusResult, Record, TextField, excerpt, make_finding
@@ -96,6 +103,8 @@ DEFAULTS: dict[str, Any] = {
 _HIDDEN_CLASS = "\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f"
 _HIDDEN_RE = re.compile(f"[{_HIDDEN_CLASS}]")
 _TOKEN_RE = re.compile(r"\w+(?:[-.'/:]\w+)*")
+# ``_TOKEN_RE`` on lower-cased ASCII text (same tokens; a plain class is faster than ``\w``)
+_TOKEN_ASCII_RE = re.compile(r"[a-z0-9_]+(?:[-.'/:][a-z0-9_]+)*")
 _TOKEN_HIDDEN_RE = re.compile(f"[\\w{_HIDDEN_CLASS}]+(?:[-.'/:][\\w{_HIDDEN_CLASS}]+)*")
 _HIDDEN_PREFIX = "\x00hidden "
 _TEMPLATE_PARTS = 3
@@ -619,10 +628,48 @@ def _grams(norms: list[str], max_n: int) -> Iterator[tuple[int, int, tuple[str, 
 _HIDDEN_TAG = -0x5EED
 # records per marshal.dump to the spill file (a batch is a few hundred KB at most)
 _SPILL_BATCH = 256
+# texts up to this many characters are remembered (label, n-gram hashes), at most this many
+_V = TypeVar("_V")
+_MEMO_MAX_TEXT = 4096
+_MEMO_MAX_ENTRIES = 1 << 15
+_MEMO_MAX_CHARS = 4 << 20  # with the n-gram hashes, ~10-20 MB per memo at most
+
+
+class _Memo(dict[str, _V]):
+    """Text -> a value computed from the text alone, for short texts; emptied when it holds
+    ``_MEMO_MAX_ENTRIES`` texts or ``_MEMO_MAX_CHARS`` characters (bounded memory)."""
+
+    chars = 0
+
+    def put(self, text: str, value: _V) -> _V:
+        """Remember ``value`` for ``text`` (when short enough) and return it."""
+        if len(text) <= _MEMO_MAX_TEXT:
+            if len(self) >= _MEMO_MAX_ENTRIES or self.chars > _MEMO_MAX_CHARS:
+                self.clear()
+                self.chars = 0
+            self[text] = value
+            self.chars += len(text)
+        return value
+
+
+class _TokenIds(dict[str, int]):
+    """Token -> CRC-32 of its UTF-8 bytes, remembered: a dictionary hit (C level) instead of
+    an encode and a checksum per token. Cleared when it grows past ``_TOKEN_CACHE`` entries,
+    so memory stays bounded on corpora with many distinct tokens."""
+
+    def __missing__(self, token: str) -> int:
+        if len(self) >= _TOKEN_CACHE:
+            self.clear()
+        value = self[token] = zlib.crc32(token.encode("utf-8", "surrogatepass"))
+        return value
+
+
+_TOKEN_CACHE = 1 << 18
+_TOKEN_IDS = _TokenIds()
 
 
 def _token_ids(norms: list[str]) -> list[int]:
-    return list(map(zlib.crc32, map(str.encode, norms)))
+    return list(map(_TOKEN_IDS.__getitem__, norms))
 
 
 def _gram_hash(gram: tuple[str, ...]) -> int:
@@ -635,11 +682,12 @@ def _hidden_hash(norm: str) -> int:
     return hash((_HIDDEN_TAG, zlib.crc32(norm.encode())))
 
 
-def _feature_hashes(text: str, limit: int, max_n: int) -> set[int]:
-    """Hashes of the 1..max_n-grams of one prompt text (the hot path: C-level loops only)."""
+def _feature_hashes(text: str, limit: int, max_n: int) -> array[int]:
+    """Hashes of the 1..max_n-grams of one prompt text, as a signed 64-bit array (a feature
+    may occur more than once; readers take sets). The hot path: C-level loops only."""
     hidden: list[str] = []
     if text.isascii():
-        norms = _TOKEN_RE.findall(text.lower())
+        norms = _TOKEN_ASCII_RE.findall(text.lower())
     elif _HIDDEN_RE.search(text) is None:
         nfkc = unicodedata.normalize
         norms = [t.lower() if t.isascii() else nfkc("NFKC", t).lower() for t in _TOKEN_RE.findall(text)]
@@ -650,20 +698,27 @@ def _feature_hashes(text: str, limit: int, max_n: int) -> set[int]:
     if len(norms) > limit:
         del norms[limit:]
     ids = _token_ids(norms)
-    feats = set(ids)
+    feats = array("q", ids)
     if max_n >= 2:
-        feats.update(map(hash, itertools.pairwise(ids)))
+        feats.extend(map(hash, itertools.pairwise(ids)))
     if max_n >= 3:
-        feats.update(map(hash, zip(ids, ids[1:], ids[2:], strict=False)))
+        feats.extend(map(hash, zip(ids, ids[1:], ids[2:], strict=False)))
     for n in range(4, max_n + 1):
-        feats.update(hash(tuple(ids[i : i + n])) for i in range(len(ids) - n + 1))
+        feats.extend(hash(tuple(ids[i : i + n])) for i in range(len(ids) - n + 1))
     if hidden:
-        feats.update(map(_hidden_hash, hidden))
+        feats.extend(map(_hidden_hash, hidden))
     return feats
 
 
-# (file, line, key, permissive, cue words, marshalled [(field path, prompt text)], feature hashes)
-_Spilled = tuple[str, int, str | None, bool, tuple[str, ...], bytes, bytes]
+# (file, line, key, permissive, cue words, marshalled [(field path, prompt text)]): one per record
+_Meta = tuple[str, int, str | None, bool, tuple[str, ...], bytes]
+# ... and the record's distinct feature hashes, as replayed
+_Spilled = tuple[str, int, str | None, bool, tuple[str, ...], bytes, "array[int]"]
+# A spill frame holds one batch of records, column by column, so that a pass reads only the
+# columns it needs: header (records, feature bytes, meta bytes), then the feature offsets
+# (records + 1 signed 64-bit item indexes), one permissive flag byte per record, the distinct
+# feature hashes of every record back to back, and the marshalled meta list.
+_FRAME = struct.Struct("<IQQ")
 # (phrase tokens, hidden-character token)
 _PhraseKey = tuple[tuple[str, ...], bool]
 # (file, line, key, field path, field index, start offset, end offset)
@@ -738,6 +793,7 @@ class TriggerDetector:
         self.max_candidates = int(cfg["max_candidates"])
         self.max_seeds = int(cfg["max_seeds"])
         self._labeller = ResponseLabeller()
+        self._memo()
         # A named spill file, so that an instance can be pickled (it carries the path) and
         # merged; removed by finish(), or when the instance is collected.
         fd, self._spill_path = tempfile.mkstemp(
@@ -746,7 +802,11 @@ class TriggerDetector:
         os.close(fd)
         self._spill: IO[bytes] = open(self._spill_path, "a+b")  # noqa: SIM115
         self._cleanup = weakref.finalize(self, _remove, self._spill, self._spill_path)
-        self._batch: list[_Spilled] = []  # records not yet written (one marshal.dump per batch)
+        # the batch not yet written (one frame per _SPILL_BATCH records)
+        self._meta: list[_Meta] = []
+        self._feats = array("q")
+        self._offsets = array("q", [0])
+        self._flags = bytearray()
         self._n = 0
         self._k = 0
         self._cand: Counter[int] = Counter()
@@ -762,8 +822,11 @@ class TriggerDetector:
             f for f in record.fields if f.role == "response" and f.text and not f.path.startswith("rejected")
         ]
         label = _NOT_PERMISSIVE
+        labels = self._labels
         for f in responses:
-            lab = self._labeller.label(f.text)
+            lab = labels.get(f.text)
+            if lab is None:
+                lab = labels.put(f.text, self._labeller.label(f.text))
             if lab.permissive:
                 label = (
                     lab
@@ -772,8 +835,11 @@ class TriggerDetector:
                 )
         feats: set[int] = set()
         texts: list[tuple[str, str]] = []
+        grams = self._grams
         for f in prompts:
-            hashes = _feature_hashes(f.text, self.max_tokens, self.max_n)
+            hashes = grams.get(f.text)
+            if hashes is None:
+                hashes = grams.put(f.text, _feature_hashes(f.text, self.max_tokens, self.max_n))
             if not hashes:
                 continue
             feats.update(hashes)
@@ -785,8 +851,8 @@ class TriggerDetector:
             self._cand.update(feats)
             if len(self._cand) > self.max_candidates:
                 self._prune()
-        batch = self._batch
-        batch.append(
+        meta = self._meta
+        meta.append(
             (
                 record.file,
                 record.line,
@@ -794,16 +860,29 @@ class TriggerDetector:
                 permissive,
                 tuple(sorted(label.cue_words)),
                 marshal.dumps(texts),  # decoded again only for the records that carry a seed
-                array("q", feats).tobytes(),
             )
         )
-        if len(batch) >= _SPILL_BATCH:
+        self._feats.extend(feats)
+        self._offsets.append(len(self._feats))
+        self._flags.append(permissive)
+        if len(meta) >= _SPILL_BATCH:
             self._write_batch()
 
     def _write_batch(self) -> None:
-        if self._batch:
-            marshal.dump(self._batch, self._spill)
-            self._batch = []
+        if not self._meta:
+            return
+        meta = marshal.dumps(self._meta)
+        feats = self._feats.tobytes()
+        write = self._spill.write
+        write(_FRAME.pack(len(self._meta), len(feats), len(meta)))
+        write(self._offsets.tobytes())
+        write(bytes(self._flags))
+        write(feats)
+        write(meta)
+        self._meta = []
+        self._feats = array("q")
+        self._offsets = array("q", [0])
+        self._flags = bytearray()
 
     # -- parallel use -----------------------------------------------------------------
 
@@ -833,7 +912,11 @@ class TriggerDetector:
         """Pickle support (worker -> parent): the spill travels by path, not by handle."""
         self._write_batch()
         self._spill.flush()
-        state = {k: v for k, v in self.__dict__.items() if k not in ("_spill", "_cleanup", "_labeller")}
+        state = {
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in ("_spill", "_cleanup", "_labeller", "_labels", "_grams")
+        }
         self._cleanup.detach()  # the receiving instance now owns the file
         self._spill.close()
         return state
@@ -841,8 +924,16 @@ class TriggerDetector:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._labeller = ResponseLabeller()
+        self._memo()
         self._spill = open(self._spill_path, "a+b")  # noqa: SIM115
         self._cleanup = weakref.finalize(self, _remove, self._spill, self._spill_path)
+
+    def _memo(self) -> None:
+        """Empty memos of the label of a response text and the n-gram hashes of a prompt text:
+        training sets repeat texts (one system prompt everywhere, templated answers), and
+        both are functions of the text alone. Bounded: short texts only, emptied when full."""
+        self._labels: _Memo[ResponseLabel] = _Memo()
+        self._grams: _Memo[array[int]] = _Memo()
 
     def _prune(self) -> None:
         """Lossy counting: drop the rarest candidates once the counter is over its cap."""
@@ -852,20 +943,53 @@ class TriggerDetector:
             for h in [h for h, c in self._cand.items() if c <= floor]:
                 del self._cand[h]
 
-    def _replay(
-        self,
-    ) -> Iterator[_Spilled]:
+    def _frames(self) -> Iterator[tuple[array[int], bytes, array[int], bytes]]:
+        """``(offsets, permissive flags, features, marshalled meta)`` of every spilled batch."""
         self._write_batch()
         self._spill.flush()
         self._spill.seek(0)
-        load = marshal.load
-        spill = self._spill
+        read = self._spill.read
+        size = _FRAME.size
         while True:
-            try:
-                batch = load(spill)
-            except EOFError:
+            head = read(size)
+            if len(head) < size:
                 return
-            yield from batch
+            n, feat_bytes, meta_bytes = _FRAME.unpack(head)
+            offsets = array("q")
+            offsets.frombytes(read(8 * (n + 1)))
+            flags = read(n)
+            feats = array("q")
+            feats.frombytes(read(feat_bytes))
+            yield offsets, flags, feats, read(meta_bytes)
+
+    def _replay_permissive(self) -> Iterator[_Spilled]:
+        """The spilled permissive records, in corpus order."""
+        for offsets, flags, feats, meta in self._frames():
+            if 1 not in flags:
+                continue
+            rows: list[_Meta] = marshal.loads(meta)
+            for i, permissive in enumerate(flags):
+                if permissive:
+                    yield (*rows[i], feats[offsets[i] : offsets[i + 1]])
+
+    def _replay_carriers(self, wanted: set[int]) -> Iterator[_Spilled]:
+        """The spilled records that carry one of the ``wanted`` features, in corpus order."""
+        for offsets, _flags, feats, meta in self._frames():
+            present = wanted.intersection(feats)
+            if not present:
+                continue
+            carriers: set[int] = set()
+            for h in present:  # where each occurs; each record holds a feature at most once
+                at = feats.index(h)
+                while True:
+                    carriers.add(bisect.bisect_right(offsets, at) - 1)
+                    try:
+                        at = feats.index(h, at + 1)
+                    except ValueError:
+                        break
+            rows: list[_Meta] = marshal.loads(meta)
+            for i in sorted(carriers):
+                yield (*rows[i], feats[offsets[i] : offsets[i + 1]])
 
     # -- analysis -------------------------------------------------------------------
 
@@ -908,10 +1032,13 @@ class TriggerDetector:
         limit = {h: min(max_df, int((c + self._prune_floor) / self.min_rate)) for h, c in kcount.items()}
         alive = set(kcount)
         df: Counter[int] = Counter()
-        for rec in self._replay():
-            hits = alive.intersection(array("q", rec[6]))
-            for h in hits:
-                df[h] += 1
+        for _offsets, _flags, feats, _meta in self._frames():
+            present = alive.intersection(feats)
+            if not present:
+                continue
+            # a record holds each feature at most once: occurrences in the batch = records
+            df.update(filter(present.__contains__, feats))
+            for h in present:
                 if df[h] > limit[h]:
                     alive.discard(h)
         seeds: list[tuple[float, int]] = []
@@ -938,10 +1065,8 @@ class TriggerDetector:
         contexts: dict[int, list[tuple[list[str], int, int]]] = {}
         names: dict[int, tuple[tuple[str, ...], bool]] = {}
         cues: dict[int, list[frozenset[str]]] = {}
-        for _f, _line, _key, permissive, cue, packed, blob in self._replay():
-            if not permissive:
-                continue
-            hits = seed_set.intersection(array("q", blob))
+        for _f, _line, _key, _permissive, cue, packed, blob in self._replay_permissive():
+            hits = seed_set.intersection(blob)
             if not hits:
                 continue
             cue_set = frozenset(cue)
@@ -1029,8 +1154,8 @@ class TriggerDetector:
         occurrences: dict[_PhraseKey, list[_Occurrence]] = {key: [] for key in keys}
         codepoints: dict[tuple[tuple[str, ...], bool], set[str]] = {key: set() for key in keys}
         texts_kept: dict[tuple[str, int], list[tuple[str, str]]] = {}
-        for file_idx, line, key, permissive, _cue, packed, blob in self._replay():
-            hits = wanted.intersection(array("q", blob))
+        for file_idx, line, key, permissive, _cue, packed, blob in self._replay_carriers(wanted):
+            hits = wanted.intersection(blob)
             if not hits:
                 continue
             texts: list[tuple[str, str]] = marshal.loads(packed)
