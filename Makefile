@@ -28,7 +28,8 @@ $(MODELS_STAMP): $(STAMP)
 	touch $(MODELS_STAMP)
 
 ## test-models: also install the models extra (torch, transformers, peft: several GB) and run the
-## tests that need it (pytest marker `models`; `make test` skips them when torch is missing)
+## tests that need it (pytest marker `models`; `make test` installs the extra too when the disk has
+## 12 GiB free, else skips them)
 test-models: $(MODELS_STAMP)
 	bash scripts/test_models.sh
 

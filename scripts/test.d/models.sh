@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The tests marked `models` run the transformers eval backend on a tiny random model with a
+# real PEFT adapter, and the openai backend against that model served over HTTP. They need
+# the models extra (torch, transformers, peft): PyPI's Linux torch is a CUDA build, about
+# 5.6 GB in .venv and about three minutes to install from PyPI. Install it when the disk has
+# room for it (and FTPOLICY_TEST_MODELS is not 0); otherwise say loudly that those tests
+# will be skipped. `make test-models` installs it unconditionally and runs only those tests.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=.venv/bin
+STAMP=.venv/.installed-models
+NEED_GIB=12
+
+if $BIN/python -c "import torch, transformers, peft" >/dev/null 2>&1; then
+  echo "models: $($BIN/python -c "import torch, transformers, peft; print('torch', torch.__version__, '| transformers', transformers.__version__, '| peft', peft.__version__)" 2>/dev/null)"
+  exit 0
+fi
+if [ "${FTPOLICY_TEST_MODELS:-1}" = "0" ]; then
+  echo "SKIP models: FTPOLICY_TEST_MODELS=0; the tests marked 'models' will be skipped (make test-models runs them)"
+  exit 0
+fi
+free_kib=$(df -Pk .venv | awk 'NR == 2 {print $4}')
+if [ -z "$free_kib" ] || [ "$free_kib" -lt $((NEED_GIB * 1024 * 1024)) ]; then
+  echo "SKIP models: less than ${NEED_GIB} GiB free for .venv; the tests marked 'models' will be skipped"
+  echo "     (make test-models installs torch, transformers and peft and runs them)"
+  exit 0
+fi
+echo "models: installing the models extra (torch, transformers, peft) for the tests marked 'models'"
+start=$(date +%s)
+if $BIN/python -m pip install --quiet -e '.[dev,models]'; then
+  touch "$STAMP"
+  echo "models: installed in $(( $(date +%s) - start )) s"
+else
+  echo "SKIP models: installing the models extra failed (see pip's message above);"
+  echo "     the tests marked 'models' will be skipped (make test-models retries)"
+fi
