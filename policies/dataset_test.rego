@@ -96,10 +96,13 @@ test_provenance_empty_preprocessing_is_recorded if {
 	count(_ds_deny(_ds_with_parent(ok))) == 0
 }
 
-# The screen in front of the provenance checks (dataset._provenance_suspects) clears a
-# complete manifest and never a blank one, whatever white space makes it blank.
+# The screen in front of the per-manifest checks (dataset._suspects) clears a complete,
+# trusted, allowed manifest with a valid parent, and never a blank one, whatever white space
+# makes it blank (the untrusted-source, licence and parent tests above cover the rest).
 test_provenance_screen_clears_complete_manifest if {
-	count(dataset._provenance_suspects) == 0 with input.manifests as _ds_with_parent(_ds_ds)
+	manifests := _ds_with_parent(_ds_ds)
+	config := _ds_config
+	count(dataset._suspects) == 0 with input.manifests as manifests with input.config as config
 }
 
 test_provenance_screen_keeps_text_mentioning_null if {
