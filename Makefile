@@ -24,8 +24,7 @@ test: $(STAMP)
 	bash scripts/test.sh
 
 $(MODELS_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,models]'
-	touch $(MODELS_STAMP)
+	bash scripts/test.d/models.sh --force
 
 ## test-models: also install the models extra (torch, transformers, peft: several GB) and run the
 ## tests that need it (pytest marker `models`; `make test` installs the extra too when the disk has

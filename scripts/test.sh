@@ -4,9 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
-# Git identity for the repositories the tests create (CI runs as a fresh root user).
-export GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-ftpolicy tests}" GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-tests@ftpolicy.invalid}"
-export GIT_COMMITTER_NAME="${GIT_COMMITTER_NAME:-ftpolicy tests}" GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-tests@ftpolicy.invalid}"
+# shellcheck source=scripts/test_env.sh
+source scripts/test_env.sh
 
 echo "== ruff"; $BIN/ruff check .
 echo "== mypy"; $BIN/mypy

@@ -6,9 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 
-export GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-ftpolicy tests}" GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-tests@ftpolicy.invalid}"
-export GIT_COMMITTER_NAME="${GIT_COMMITTER_NAME:-ftpolicy tests}" GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-tests@ftpolicy.invalid}"
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# shellcheck source=scripts/test_env.sh
+source scripts/test_env.sh
 
 # fail here, loudly, rather than letting the gated tests skip
 $BIN/python -c "import torch, transformers, peft, tokenizers; print('torch', torch.__version__, '| transformers', transformers.__version__, '| peft', peft.__version__)"

@@ -7,29 +7,13 @@ artifacts folder laid out like it). Files are hashed by :mod:`ftpolicy.hashing` 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from ftpolicy.errors import UsageError
 
-CHUNK = 1 << 20
 _SKIP_DIRS = frozenset({".git"})
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks into one reused buffer."""
-    h = hashlib.sha256()
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as fh:
-        while True:
-            n = fh.readinto(buf)
-            if not n:
-                break
-            h.update(view[:n])
-    return h.hexdigest()
 
 
 def artifact_name(path: Path, base: Path) -> str:

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftpolicy._internal.atomic import write_bytes_atomic, write_text_atomic
-from ftpolicy.attest.artifacts import artifact_name, record_artifacts, sha256_file
+from ftpolicy.attest.artifacts import artifact_name, record_artifacts
 from ftpolicy.attest.evidence import check_evidence, evidence_rel
 from ftpolicy.attest.layout import ADAPTER_STEPS, DATASET_STEPS, STEPS, LayoutLoadError, load_signed_layout
 from ftpolicy.attest.subject import Subject
 from ftpolicy.errors import ExitCode, FtpolicyError, UsageError
+from ftpolicy.hashing.digest import sha256_file
 from ftpolicy.identities import format_time, parse_time, utcnow
 
 if TYPE_CHECKING:

@@ -8,13 +8,13 @@ manifest; absent files (weights kept elsewhere) are taken from the manifest.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ftpolicy.attest.evidence import adapter_digest
 from ftpolicy.errors import Location, ManifestError, UsageError
 from ftpolicy.evals.seal import parse_ref
+from ftpolicy.hashing.digest import sha256_file
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,6 @@ class AdapterInfo:
     rel: str
     digest: str
     local_files: tuple[Path, ...]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_adapter(root: Path, ref: str) -> AdapterInfo:
@@ -51,7 +43,7 @@ def load_adapter(root: Path, ref: str) -> AdapterInfo:
         files[path] = sha
         full = confine(root, path)
         if full.is_file():
-            actual = _sha256(full)
+            actual = sha256_file(full)
             if actual != sha:
                 raise ManifestError(
                     f"{path}: sha256 {actual[:16]}… differs from {rel} ({sha[:16]}…)",

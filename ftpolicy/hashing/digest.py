@@ -12,6 +12,12 @@ from ftpolicy.errors import UsageError
 _HEX = {"sha256": re.compile(r"^[0-9a-f]{64}$")}
 
 
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, streamed (no record counting; see :func:`hash_file` for that)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 @dataclass(frozen=True)
 class Digest:
     """A digest that names its algorithm; ``str()`` gives ``sha256:<hex>``.
@@ -62,5 +68,4 @@ class Digest:
     @classmethod
     def of_file(cls, path: Path) -> Digest:
         """SHA-256 of a file's bytes (streamed; no record counting)."""
-        with open(path, "rb") as fh:
-            return cls("sha256", hashlib.file_digest(fh, "sha256").hexdigest())
+        return cls("sha256", sha256_file(path))

@@ -245,13 +245,15 @@ def _hash_plain(
     return total
 
 
-def _is_regular(fh: io.FileIO) -> bool:
+def _size_if_regular(fh: io.FileIO) -> int | None:
+    """The size of ``fh`` now, when it is a regular file (None for pipes, devices, errors)."""
     import stat
 
     try:
-        return stat.S_ISREG(os.fstat(fh.fileno()).st_mode)
+        st = os.fstat(fh.fileno())
     except OSError:
-        return False
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
 def _hash_mapped(fh: io.FileIO, sha: Any, counter: LineCounter | None, chunk_size: int) -> int | None:
@@ -400,7 +402,7 @@ def hash_file(
                 nbytes = mapped
             else:
                 nbytes = _hash_plain(fh, sha, counter, helper, chunk_size, on_bytes)
-            if _is_regular(fh) and os.fstat(fh.fileno()).st_size != nbytes:
+            if _size_if_regular(fh) not in (None, nbytes):
                 raise HashingError(
                     "the file changed while it was being hashed",
                     hint="hash it again once whatever writes it has finished",

@@ -27,7 +27,6 @@ Shape (the JSON Schema is ``schemas/policy-input.v1.schema.json``)::
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +35,7 @@ from typing import Any, Literal
 
 from ftpolicy.errors import ConfigError, FtpolicyError, Location, ManifestError, UsageError
 from ftpolicy.git import ChangedPath, CommitInfo, GitRepo
+from ftpolicy.hashing.digest import sha256_file
 from ftpolicy.manifest import (
     CONFIG_FILE,
     Manifest,
@@ -83,7 +83,6 @@ DEFAULT_TEAMS = {
     "publishers": "publishers",
 }
 
-_HASH_CHUNK = 1 << 20
 Mode = Literal["diff", "full"]
 
 
@@ -353,14 +352,6 @@ def _changes(prefix: str, changes: Iterable[ChangedPath]) -> list[dict[str, Any]
     return out
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _verify_shards(manifest: Manifest, root: Path, problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Digests of the shards that exist as local files (work tree), compared with the manifest."""
     out = []
@@ -385,7 +376,7 @@ def _verify_shards(manifest: Manifest, root: Path, problems: list[dict[str, Any]
             continue
         if not local.is_file():
             continue
-        actual = _sha256_file(local)
+        actual = sha256_file(local)
         out.append(
             {
                 "manifest": manifest.path,

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ftpolicy.errors import ExitCode, FtpolicyError, ManifestError, UsageError
+from ftpolicy.hashing.digest import sha256_file
 
 METHOD = "model_signing-key"
 PREDICATE_TYPE = "https://model_signing/signature/v1.0"
@@ -111,14 +112,6 @@ def _manifest(root: Path, ref: str) -> tuple[str, str, str, dict[str, Any]]:
     name, version = m[1], m[2]
     rel = f"adapters/{name}/{version}.yaml"
     return name, version, rel, load_manifest(root, rel).data
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _folder_files(folder: Path) -> dict[str, Path]:
@@ -215,7 +208,7 @@ def sign_adapter(root: Path, ref: str, key_path: Path) -> SignResult:
         found = on_disk.get(fname)
         if found is None:
             raise SigningError(f"{folder_rel}/{fname}: listed in {rel} but missing")
-        if _sha256(found) != digest:
+        if sha256_file(found) != digest:
             raise SigningError(
                 f"{folder_rel}/{fname}: sha256 differs from {rel}",
                 hint="sign only the files the manifest records (rebuild or re-register the adapter)",

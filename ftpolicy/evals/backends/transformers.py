@@ -48,6 +48,7 @@ from typing import Any
 
 from ftpolicy.errors import Location, ManifestError, UsageError
 from ftpolicy.evals.runner import BackendError
+from ftpolicy.hashing.digest import sha256_file
 
 __all__ = ["MODELS_HINT", "TransformersBackend", "base_model_digest", "plain_prompt"]
 
@@ -83,11 +84,7 @@ def _hash_files(folder: Path) -> dict[str, str]:
         rel = path.relative_to(folder)
         if any(part.startswith(".") for part in rel.parts) or not path.is_file():
             continue
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        out[rel.as_posix()] = h.hexdigest()
+        out[rel.as_posix()] = sha256_file(path)
     return out
 
 

@@ -28,7 +28,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ftpolicy import __version__
+from ftpolicy.hashing.digest import sha256_file
 from ftpolicy.report import SEVERITY_LEVEL, Finding, Report, RuleInfo
 from ftpolicy.scan.adapter.pickles import (
     PICKLE_SUFFIXES,
@@ -237,14 +237,6 @@ def _targets(cfg: dict[str, Any]) -> tuple[list[str] | str | None, bool]:
     return None, False
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def inspect_adapter(
     path: Path | str,
     *,
@@ -322,7 +314,7 @@ def _rel(root: Path, p: Path) -> str:
 
 def _check_file(report: AdapterReport, root: Path, rel: str, p: Path, size: int, max_bytes: int) -> None:
     try:
-        digest = _sha256(p)
+        digest = sha256_file(p)
     except OSError as exc:
         report.add("unreadable", "high", f"cannot read ({exc.strerror or exc})", rel)
         return

@@ -32,6 +32,7 @@ from typing import Any
 
 from ftpolicy import __version__
 from ftpolicy.errors import EvaluationError, ManifestError, UsageError
+from ftpolicy.hashing.digest import sha256_file
 from ftpolicy.report import Finding
 from ftpolicy.scan.dataset.baseline import BaselineOutcome, apply_baseline, load_baseline
 from ftpolicy.scan.dataset.contamination import ContaminationDetector, Holdout, HoldoutItem, load_holdout
@@ -105,14 +106,6 @@ class ScanResult:
 # -- targets ------------------------------------------------------------------------
 
 
-def _sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _display(path: Path) -> str:
     try:
         rel = os.path.relpath(path)
@@ -167,7 +160,7 @@ def _scanned(path: Path, display: str | None = None, sha: str | None = None) -> 
     return ScannedFile(
         path=display or _display(path),
         full=full,
-        sha256=sha or _sha256_file(full),
+        sha256=sha or sha256_file(full),
         bytes=path.stat().st_size,
         format=detect_format(full),
     )
@@ -196,7 +189,7 @@ def _resolve_dataset(ref: str, repo: Path | None) -> tuple[list[ScannedFile], st
         full = confine(root, shard["path"])
         if not full.is_file():
             raise UsageError(f"{rel}: shard {shard['path']} is missing", hint="fetch the dataset files first")
-        actual = _sha256_file(str(full))
+        actual = sha256_file(full)
         if actual != shard["sha256"]:
             raise ManifestError(
                 f"{shard['path']}: sha256 {actual} does not match the manifest ({shard['sha256']})",
