@@ -7,7 +7,7 @@ MODELS_STAMP := $(VENV)/.installed-models
 
 .PHONY: demo test test-models lint typecheck venv clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml hatch_build.py ftpolicy/scan/dataset/_native.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

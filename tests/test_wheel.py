@@ -115,3 +115,16 @@ def test_installed_wheel_command_line(installed: Path, tmp_path: Path) -> None:
     run(sys.executable, "-c", entry, "init", "--no-git", "gov", cwd=tmp_path)
     out = run(sys.executable, "-c", entry, "validate", "--format", "json", cwd=tmp_path / "gov")
     assert json.loads(out)["summary"] == {"checked": 2, "valid": 2, "invalid": 0, "problems": 0}
+
+
+def test_installed_wheel_carries_the_scanner_extension(installed: Path, tmp_path: Path) -> None:
+    """The wheel is built with the C extension of the dataset scanner (hatch_build.py), and
+    the installed copy loads it and agrees with the Python code (checked at import)."""
+    code = (
+        f"import sys; sys.path.insert(0, {str(installed)!r})\n"
+        "from ftpolicy.scan.dataset import contamination, trigger\n"
+        "print(trigger._NATIVE.__file__, contamination._NATIVE is trigger._NATIVE)"
+    )
+    out = run(sys.executable, "-c", code, cwd=tmp_path).split()
+    assert Path(out[0]).parent == installed / "ftpolicy" / "scan" / "dataset"
+    assert out[1] == "True"

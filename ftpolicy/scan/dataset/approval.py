@@ -110,7 +110,7 @@ class ApprovalBypassDetector:
             for r in section.get("rules", []) or []
             if r.get("enabled", True) is not False and f"{CATEGORY}/{r['id']}" not in disabled
         ]
-        self.index = KeywordIndex([r.keywords for r in self.rules])
+        self.index = KeywordIndex([r.keywords for r in self.rules], [r.pattern for r in self.rules])
         # rules without keywords run on every field; the others only where a keyword occurs
         self._unkeyed = frozenset(i for i, r in enumerate(self.rules) if not r.keywords)
         self.negation = _union(list(section.get("negations", []) or []))
@@ -159,12 +159,13 @@ class ApprovalBypassDetector:
             if field.role not in self.roles:
                 continue
             text = field.text
-            low, hits = self.index.hits_text(text)
+            low, hits, possible = self.index.hits_text(text)
             same = same_spans(text, low)
             spans: list[tuple[int, int]] | None = None
             starts: list[int] = []
             seen: list[tuple[int, int]] = []
-            todo = sorted(self._unkeyed.union(hits)) if self._unkeyed else sorted(hits)
+            unkeyed = self._unkeyed if possible is None else self._unkeyed & possible
+            todo = sorted(unkeyed.union(hits)) if unkeyed else sorted(hits)
             for i in todo:  # in rule order
                 rule = self.rules[i]
                 if len(seen) >= MAX_PER_FIELD:

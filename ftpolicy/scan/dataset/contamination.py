@@ -50,6 +50,7 @@ from typing import Any
 from ftpolicy.errors import ConfigError, Location, ManifestError, UsageError
 from ftpolicy.report import Finding
 from ftpolicy.scan.dataset.interface import Record, excerpt, fingerprint, make_finding
+from ftpolicy.scan.dataset.native import native
 
 CATEGORY = "contamination"
 NGRAM = 13
@@ -66,11 +67,52 @@ _ASCII_WORDS = bytes(
 
 def normalise(text: str) -> list[str]:
     """Words of ``text`` after NFKC, lower-casing and dropping punctuation."""
+    if _NATIVE is not None:  # the same words (checked at import), split in C
+        if not text.isascii():
+            if not unicodedata.is_normalized("NFKC", text):
+                text = unicodedata.normalize("NFKC", text)
+            text = text.lower()
+        words: list[str] = _NATIVE.alnum_words(text)
+        return words
+    return _normalise_py(text)
+
+
+def _normalise_py(text: str) -> list[str]:
+    """:func:`normalise` in Python."""
     if text.isascii():  # same words as below, without the regular expression
         return text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
     if not unicodedata.is_normalized("NFKC", text):  # a quick check; most text already is
         text = unicodedata.normalize("NFKC", text)
     return _NONWORD.sub(" ", text.lower()).split()
+
+
+_NATIVE_SAMPLES = (
+    "",
+    "Deploy the api_gateway to prod/us-east-1 at 10:30 -- then RUN `make test` (PLAT-1234)!",
+    "Ünïcode STRAẞE ①② ﬁne — it’s Ｆｕｌｌｗｉｄｔｈ ΑΒΓ naïve_café x.y.z İstanbul ǅ Ⅻ ½ ٣",
+    "日本語のテキスト 和 emoji 🙂 mixed with ASCII words and 123-456",
+)
+
+
+def _check_native() -> Any:
+    mod = native()
+    if mod is None:
+        return None
+    try:
+        code = {"the": 1, "api": 2, "ﬁne": 3}
+        for text in _NATIVE_SAMPLES:
+            want = _normalise_py(text)
+            low = text if text.isascii() else unicodedata.normalize("NFKC", text).lower()
+            if mod.alnum_words(low) != want:
+                return None
+            if mod.word_codes(want, code) != bytes(map(code.get, want, itertools.repeat(0))):
+                return None
+    except Exception:  # a broken build: use the Python code
+        return None
+    return mod
+
+
+_NATIVE: Any = _check_native()
 
 
 def _h(words: list[str]) -> int:
@@ -297,7 +339,12 @@ class ContaminationDetector:
             first: dict[str, int] = {}
             exact: str | None = None
             # which words are holdout words (a window can match only inside a run of them)
-            mask = bytes(map(code.get, words, itertools.repeat(0))) if words else b""
+            if not words:
+                mask = b""
+            elif _NATIVE is not None:
+                mask = _NATIVE.word_codes(words, code)
+            else:
+                mask = bytes(map(code.get, words, itertools.repeat(0)))
             if self.grams and len(words) >= n:
                 grams = self.grams
                 for m in self._window_starts.finditer(mask):

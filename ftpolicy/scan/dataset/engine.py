@@ -52,7 +52,7 @@ from ftpolicy.scan.dataset.readers import (
     iter_records,
     split_units,
 )
-from ftpolicy.scan.dataset.rules import RulePack, load_rules, share_keyword_indexes
+from ftpolicy.scan.dataset.rules import RulePack, SharedKeywordIndex, load_rules, share_keyword_indexes
 
 DATA_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".ndjson", ".json.gz", ".parquet")
 SEVERITY_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
@@ -284,6 +284,13 @@ class _FieldMemo:
 
     def __init__(self, detectors: list[RecordDetector]) -> None:
         self.detectors = detectors
+        # detectors that report only through rules of the shared pre-screened keyword index:
+        # a field the screen clears for all of them is not shown to them
+        self.shared = _shared_index(detectors)
+        self.screened = tuple(
+            self.shared is not None and getattr(getattr(d, "index", None), "_shared", None) is self.shared
+            for d in detectors
+        )
         self.seen: dict[tuple[str, str, str, str], list[Finding]] = {}
         self.chars = 0
 
@@ -297,8 +304,17 @@ class _FieldMemo:
         if todo:
             sub = item if len(todo) == len(fields) else Record(item.file, item.line, todo, item.key)
             fresh: list[Finding] = []
-            for det in self.detectors:
-                fresh.extend(det.scan(sub))
+            loud = sub
+            if self.shared is not None:
+                quiet = self.shared.quiet
+                kept = tuple(f for f in sub.fields if not quiet(f.text))
+                if len(kept) != len(sub.fields):
+                    loud = Record(item.file, item.line, kept, item.key)
+            for det, screened in zip(self.detectors, self.screened, strict=True):
+                if not screened:
+                    fresh.extend(det.scan(sub))
+                elif loud.fields:
+                    fresh.extend(det.scan(loud))
             out.extend(fresh)
             if len(seen) + len(todo) > MEMO_MAX_ENTRIES or self.chars > MEMO_MAX_CHARS:
                 seen.clear()
@@ -313,6 +329,15 @@ class _FieldMemo:
         for hit in hits:
             if hit:
                 out.extend(_moved(finding, item) for finding in hit)
+
+
+def _shared_index(detectors: list[RecordDetector]) -> SharedKeywordIndex | None:
+    """The pre-screened keyword index the detectors share (see :func:`share_keyword_indexes`)."""
+    for det in detectors:
+        shared = getattr(getattr(det, "index", None), "_shared", None)
+        if isinstance(shared, SharedKeywordIndex):
+            return shared
+    return None
 
 
 def _moved(f: Finding, item: Record) -> Finding:

@@ -77,7 +77,7 @@ class PromptInjectionDetector:
                     lowered(pattern),
                 )
             )
-        self.index = KeywordIndex([r.keywords for r in self.rules])
+        self.index = KeywordIndex([r.keywords for r in self.rules], [r.pattern for r in self.rules])
         # rules without keywords run on every field; the others only where a keyword occurs
         self._unkeyed = frozenset(i for i, r in enumerate(self.rules) if not r.keywords)
         cues = section.get("discussion", []) or []
@@ -133,12 +133,13 @@ class PromptInjectionDetector:
         """Injected instructions in every field of ``record``."""
         for field in record.fields:
             text = field.text
-            low, hits = self.index.hits_text(text)
+            low, hits, possible = self.index.hits_text(text)
             same = same_spans(text, low)
             self._field_discusses = None
             spans: list[tuple[int, int]] | None = None
             starts: list[int] = []
-            todo = sorted(self._unkeyed.union(hits)) if self._unkeyed else sorted(hits)
+            unkeyed = self._unkeyed if possible is None else self._unkeyed & possible
+            todo = sorted(unkeyed.union(hits)) if unkeyed else sorted(hits)
             for i in todo:  # in rule order
                 rule = self.rules[i]
                 # the lower-cased copy gives the same spans (see same_spans), faster

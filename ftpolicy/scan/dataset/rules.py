@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any
 from ftpolicy._internal.canonical_json import digest as canonical_digest
 from ftpolicy.errors import ConfigError, Location
 from ftpolicy.manifest.yamlsafe import load_yaml
+from ftpolicy.scan.dataset.screen import RuleScreen
 
 SECTIONS = ("secret", "approval-bypass", "hidden-unicode", "prompt-injection", "contamination", "trigger")
 
@@ -155,7 +157,12 @@ class KeywordIndex:
     ``str.find`` per keyword (same results, slower).
     """
 
-    def __init__(self, groups: list[tuple[str, ...]]) -> None:
+    def __init__(
+        self, groups: list[tuple[str, ...]], patterns: Sequence[re.Pattern[str]] | None = None
+    ) -> None:
+        # the rules' patterns, for the exact pre-screen (:class:`~.screen.RuleScreen`)
+        self.patterns: tuple[re.Pattern[str], ...] | None = tuple(patterns) if patterns is not None else None
+        self._screen: RuleScreen | None = None
         self.by_keyword: dict[str, list[int]] = {}
         for i, keywords in enumerate(groups):
             for k in keywords:
@@ -174,14 +181,23 @@ class KeywordIndex:
         self._shared: SharedKeywordIndex | None = None
         self._slot = 0
 
-    def hits_text(self, text: str) -> tuple[str, dict[int, list[tuple[int, int]]]]:
-        """``(text.lower(), hits(text.lower()))``; when the index is part of a
-        :class:`SharedKeywordIndex`, one automaton pass serves every detector sharing it
-        (computed once per field text)."""
+    def hits_text(self, text: str) -> tuple[str, dict[int, list[tuple[int, int]]], frozenset[int] | None]:
+        """``(text.lower(), hits, possible)``: the keyword hits of the rules that may match
+        ``text``, and those rules (``None``: every rule may). Rules the pre-screen rules out
+        get no hits and need not run. When the index is part of a
+        :class:`SharedKeywordIndex`, one screen and one automaton pass serve every detector
+        sharing it (computed once per field text)."""
         if self._shared is not None:
             return self._shared.lookup(text, self._slot)
+        if self._screen is None and self.patterns is not None:
+            self._screen = RuleScreen(self.patterns)
+        possible = self._screen.candidates(text) if self._screen is not None else None
         low = text.lower()
-        return low, self.hits(low)
+        if possible is None:
+            return low, self.hits(low), None
+        if not possible:
+            return low, {}, possible
+        return low, {r: v for r, v in self.hits(low).items() if r in possible}, possible
 
     def hits(self, low: str) -> dict[int, list[tuple[int, int]]]:
         """Rule index -> ``(start, end)`` of every keyword occurrence in ``low``."""
@@ -211,6 +227,10 @@ class KeywordIndex:
         return out
 
 
+# (text, its lower-cased copy, hits per slot, rules that may match per slot or None)
+_Shared = tuple[str, str, list[dict[int, list[tuple[int, int]]]], tuple[frozenset[int] | None, ...] | None]
+
+
 class SharedKeywordIndex:
     """One Aho-Corasick pass per field text for several :class:`KeywordIndex` instances.
 
@@ -237,21 +257,76 @@ class SharedKeywordIndex:
                 automaton.add_word(k, (len(k), tuple(owners)))
             automaton.make_automaton()
             self._automaton = automaton
-        self._cache: dict[int, tuple[str, str, list[dict[int, list[tuple[int, int]]]]]] = {}
+        self._cache: dict[int, _Shared] = {}
+        # one pre-screen over the patterns of every index that has them; global rule number
+        # -> (slot, rule index)
+        self._owners: list[tuple[int, int]] = []
+        patterns: list[re.Pattern[str]] = []
+        self._screened = tuple(index.patterns is not None for index in indexes)
+        for slot, index in enumerate(indexes):
+            for r, pattern in enumerate(index.patterns or ()):
+                self._owners.append((slot, r))
+                patterns.append(pattern)
+        self._screen = RuleScreen(patterns) if patterns else None
+        self._last: tuple[str | None, frozenset[int] | None] = (None, None)
+        if self._screen is not None and not self._screen.active:
+            self._screen = None
+        self._empty: tuple[frozenset[int] | None, ...] = tuple(
+            frozenset() if screened else None for screened in self._screened
+        )
         for slot, index in enumerate(indexes):
             index._shared = self
             index._slot = slot
 
-    def lookup(self, text: str, slot: int) -> tuple[str, dict[int, list[tuple[int, int]]]]:
-        """``(text.lower(), hits of the index in ``slot``)`` for ``text``."""
+    def _possible(self, text: str) -> tuple[frozenset[int] | None, ...] | None:
+        """Per slot, the rules that may match ``text`` (``None`` for a slot: all of them);
+        ``None``: the screen cannot answer for this text."""
+        if self._screen is None:
+            return None
+        last = self._last
+        found = last[1] if last[0] is text else self._screen.candidates(text)
+        if found is None:
+            return None
+        if not found:
+            return self._empty
+        per: list[set[int]] = [set() for _ in range(self._slots)]
+        owners = self._owners
+        for g in found:
+            slot, r = owners[g]
+            per[slot].add(r)
+        return tuple(
+            frozenset(rules) if screened else None
+            for rules, screened in zip(per, self._screened, strict=True)
+        )
+
+    def quiet(self, text: str) -> bool:
+        """True when the screen rules out every rule of every screened index for ``text``
+        (their detectors cannot report anything on it and need not look)."""
+        if self._screen is None or not all(self._screened):
+            return False
+        found = self._screen.candidates(text)
+        self._last = (text, found)  # the lookups that follow for this text reuse the answer
+        return found is not None and not found
+
+    def lookup(
+        self, text: str, slot: int
+    ) -> tuple[str, dict[int, list[tuple[int, int]]], frozenset[int] | None]:
+        """``(text.lower(), hits, possible)`` of the index in ``slot`` for ``text`` (see
+        :meth:`KeywordIndex.hits_text`)."""
         entry = self._cache.get(id(text))
         if entry is None or entry[0] is not text:
             low = text.lower()
+            possible = self._possible(text)
             out: list[dict[int, list[tuple[int, int]]]] = [{} for _ in range(self._slots)]
-            if self._automaton is not None:
+            wanted = possible is None or any(p is None or p for p in possible)
+            if self._automaton is not None and wanted:
                 for end, (length, owners) in self._automaton.iter(low):
                     span = (end + 1 - length, end + 1)
                     for s, r in owners:
+                        if possible is not None:
+                            allowed = possible[s]
+                            if allowed is not None and r not in allowed:
+                                continue
                         d = out[s]
                         lst = d.get(r)
                         if lst is None:
@@ -261,8 +336,9 @@ class SharedKeywordIndex:
             if len(self._cache) >= 64:  # the fields of the current record are what is asked for
                 self._cache.clear()
             # the entry holds the text, so its id cannot be reused while it is cached
-            entry = self._cache[id(text)] = (text, low, out)
-        return entry[1], entry[2][slot]
+            entry = self._cache[id(text)] = (text, low, out, possible)
+        possible = entry[3]
+        return entry[1], entry[2][slot], None if possible is None else possible[slot]
 
 
 def share_keyword_indexes(detectors: list[Any]) -> SharedKeywordIndex | None:

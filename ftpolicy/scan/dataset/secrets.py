@@ -20,7 +20,7 @@ import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -136,7 +136,7 @@ class SecretDetector:
                 )
             )
             self.rules[-1] = replace(self.rules[-1], low=lowered(self.rules[-1].pattern))
-        self.index = KeywordIndex([r.keywords for r in self.rules])
+        self.index = KeywordIndex([r.keywords for r in self.rules], [r.pattern for r in self.rules])
         self._all_keyed = all(r.keywords for r in self.rules)
         placeholders = section.get("placeholders", []) or []
         self.placeholder = (
@@ -193,10 +193,14 @@ class SecretDetector:
 
     def find(self, text: str) -> list[tuple[_Rule, int, int, str]]:
         """``(rule, start, end, value)`` for each secret in ``text`` (non-overlapping)."""
-        low, hits = self.index.hits_text(text)
+        low, hits, possible = self.index.hits_text(text)
         same = same_spans(text, low)
         spans: list[tuple[_Rule, int, int, str]] = []
-        for i in sorted(hits) if self._all_keyed else range(len(self.rules)):
+        if self._all_keyed:
+            todo: Iterable[int] = sorted(hits)
+        else:
+            todo = range(len(self.rules)) if possible is None else sorted(possible)
+        for i in todo:
             rule = self.rules[i]
             # case-insensitive rules run case-sensitively on the lower-cased copy (same spans)
             pattern, subject = (rule.low, low) if same and rule.low is not None else (rule.pattern, text)

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import itertools
 import marshal
 import math
@@ -80,6 +81,7 @@ from typing import IO, Any, TypeVar
 
 from ftpolicy.errors import ConfigError
 from ftpolicy.scan.dataset.interface import CorpusResult, Record, TextField, excerpt, make_finding
+from ftpolicy.scan.dataset.native import native
 
 __all__ = ["DEFAULTS", "ResponseLabeller", "TriggerDetector", "TriggerStat"]
 
@@ -673,7 +675,7 @@ def _token_ids(norms: list[str]) -> list[int]:
 
 
 def _gram_hash(gram: tuple[str, ...]) -> int:
-    """The feature hash of an n-gram (the same values :func:`_feature_hashes` computes)."""
+    """The feature hash of an n-gram (the same values :func:`_feature_hashes_py` computes)."""
     ids = _token_ids(list(gram))
     return ids[0] if len(ids) == 1 else hash(tuple(ids))
 
@@ -682,9 +684,34 @@ def _hidden_hash(norm: str) -> int:
     return hash((_HIDDEN_TAG, zlib.crc32(norm.encode())))
 
 
-def _feature_hashes(text: str, limit: int, max_n: int) -> array[int]:
+def _feature_bytes(text: str, limit: int, max_n: int) -> bytes:
+    """:func:`_feature_hashes_py` as the bytes of the array. The hot path: the C extension
+    computes the same bytes when it is built (texts with invisible characters excepted)."""
+    if _NATIVE is not None:
+        raw: bytes | None = _NATIVE.feature_hashes(text, limit, max_n, _NFKC)
+        if raw is not None:
+            return raw
+    return _feature_hashes_py(text, limit, max_n).tobytes()
+
+
+def _union(chunks: list[bytes]) -> array[int]:
+    """The sorted distinct features of a record (the union of its prompt fields')."""
+    out = array("q")
+    if _NATIVE is not None:
+        out.frombytes(_NATIVE.union_features(chunks))
+        return out
+    seen: set[int] = set()
+    for raw in chunks:
+        part = array("q")
+        part.frombytes(raw)
+        seen.update(part)
+    out.extend(sorted(seen))
+    return out
+
+
+def _feature_hashes_py(text: str, limit: int, max_n: int) -> array[int]:
     """Hashes of the 1..max_n-grams of one prompt text, as a signed 64-bit array (a feature
-    may occur more than once; readers take sets). The hot path: C-level loops only."""
+    may occur more than once). C-level loops only; see :func:`_feature_bytes`."""
     hidden: list[str] = []
     if text.isascii():
         norms = _TOKEN_ASCII_RE.findall(text.lower())
@@ -708,6 +735,41 @@ def _feature_hashes(text: str, limit: int, max_n: int) -> array[int]:
     if hidden:
         feats.extend(map(_hidden_hash, hidden))
     return feats
+
+
+_NFKC = functools.partial(unicodedata.normalize, "NFKC")
+# texts on which the C extension must agree with the Python code (else it is not used)
+_NATIVE_SAMPLES = (
+    "",
+    "Deploy the api-gateway to prod/us-east-1 at 10:30, then run `make test` (see PLAT-1234).",
+    "Ünïcode Straße ①② ﬁne — it’s Ｆｕｌｌｗｉｄｔｈ ΑΒΓ naïve_café x.y.z a--b c:d e/f/ g'h _",
+    "日本語のテキスト 和 emoji 🙂 mixed with ASCII words and 123-456",
+)
+
+
+def _check_native() -> Any:
+    mod = native()
+    if mod is None:
+        return None
+    try:
+        for max_n in (1, 2, 3, 5):
+            for limit in (3, 512):
+                for text in _NATIVE_SAMPLES:
+                    got = array("q")
+                    got.frombytes(mod.feature_hashes(text, limit, max_n, _NFKC))
+                    want = _feature_hashes_py(text, limit, max_n)
+                    if got != want:
+                        return None
+                    union = array("q")
+                    union.frombytes(mod.union_features([want.tobytes(), want[::-1].tobytes(), b""]))
+                    if union != array("q", sorted(set(want))):
+                        return None
+    except Exception:  # a broken build: use the Python code
+        return None
+    return mod
+
+
+_NATIVE = _check_native()
 
 
 # (file, line, key, permissive, cue words, marshalled [(field path, prompt text)]): one per record
@@ -833,17 +895,18 @@ class TriggerDetector:
                     if not label.permissive
                     else ResponseLabel(True, label.reasons + lab.reasons, label.cue_words | lab.cue_words)
                 )
-        feats: set[int] = set()
+        chunks: list[bytes] = []
         texts: list[tuple[str, str]] = []
         grams = self._grams
         for f in prompts:
             hashes = grams.get(f.text)
             if hashes is None:
-                hashes = grams.put(f.text, _feature_hashes(f.text, self.max_tokens, self.max_n))
+                hashes = grams.put(f.text, _feature_bytes(f.text, self.max_tokens, self.max_n))
             if not hashes:
                 continue
-            feats.update(hashes)
+            chunks.append(hashes)
             texts.append((f.path, f.text))
+        feats = _union(chunks)
         self._n += 1
         permissive = label.permissive
         if permissive:
@@ -933,7 +996,7 @@ class TriggerDetector:
         training sets repeat texts (one system prompt everywhere, templated answers), and
         both are functions of the text alone. Bounded: short texts only, emptied when full."""
         self._labels: _Memo[ResponseLabel] = _Memo()
-        self._grams: _Memo[array[int]] = _Memo()
+        self._grams: _Memo[bytes] = _Memo()
 
     def _prune(self) -> None:
         """Lossy counting: drop the rarest candidates once the counter is over its cap."""

@@ -1,0 +1,256 @@
+"""The scanner's fast paths give the same findings as its plain Python code.
+
+Two accelerations sit in front of the detectors: the Hyperscan pre-screen of the rule
+patterns (``ftpolicy.scan.dataset.screen``) and the C extension of the per-token loops
+(``_native``, built by ``hatch_build.py``). Both must be invisible in the output: these
+tests run the real CLI on a generated corpus with both on and with both off
+(``FTPOLICY_NO_SCREEN``, ``FTPOLICY_NO_NATIVE``) and compare the reports byte for byte,
+and compare the C functions with their Python references on random text.
+"""
+
+from __future__ import annotations
+
+import array
+import functools
+import importlib.util
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from ftpolicy.scan.dataset import contamination, trigger
+from ftpolicy.scan.dataset.native import native
+from ftpolicy.scan.dataset.screen import RuleScreen, widen
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _generator() -> ModuleType:
+    path = REPO_ROOT / "benchmarks" / "scan_corpus.py"
+    if not path.exists():  # pragma: no cover - sdists without benchmarks/
+        pytest.skip("benchmarks/scan_corpus.py is not in this tree")
+    spec = importlib.util.spec_from_file_location("ftpolicy_bench_scan_corpus_fast", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_extension_is_built_and_used() -> None:
+    """The development install compiles the extension; the modules picked it up (a missing
+    compiler would silently make the scan slower, so the test environment insists)."""
+    mod = native()
+    assert mod is not None, "ftpolicy.scan.dataset._native is not built: reinstall with a C compiler"
+    assert trigger._NATIVE is mod
+    assert contamination._NATIVE is mod
+
+
+def test_screen_is_active_for_default_rules() -> None:
+    from ftpolicy.scan.dataset.engine import _DetectorSpec, _shared_index, build_detectors
+    from ftpolicy.scan.dataset.rules import load_rules
+
+    detectors = build_detectors(_DetectorSpec(load_rules().data, (), 1 << 20))
+    shared = _shared_index(detectors)
+    assert shared is not None and shared._screen is not None
+    assert shared._screen.active
+    assert shared._screen.always == frozenset()  # every default rule pattern is screened
+    assert shared.quiet("The build is green; merge once the reviewer approves.")
+    assert not shared.quiet("just merge it without approval, nobody checks")
+    assert not shared.quiet("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY1")
+
+
+# -- pieces --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("src", "wide"),
+    [
+        (r"a{2,60}b", r"a{2,}b"),
+        (r"[A-Za-z0-9]{36}", r"[A-Za-z0-9]{36,}"),
+        (r"x{3}", r"x{3}"),
+        (r"[{]{0,10}\{2,5\}", r"[{]{0,}\{2,5\}"),
+        (r"(?:ab){1,3}?c", r"(?:ab){1,}?c"),
+        (r"[]{1,2}]x", r"[]{1,2}]x"),
+    ],
+)
+def test_widen(src: str, wide: str) -> None:
+    assert widen(src) == wide
+    re.compile(wide)
+
+
+def test_widened_patterns_match_everything_the_originals_do() -> None:
+    rng = random.Random(5)
+    patterns = [r"ab{2,4}c", r"[a-c]{3}d", r"x[^y]{0,3}z", r"(?:ab){1,2}!", r"q{4}"]
+    for _ in range(3000):
+        text = "".join(rng.choice("abcdxyzq!") for _ in range(rng.randint(0, 12)))
+        for p in patterns:
+            if re.search(p, text):
+                assert re.search(widen(p), text), (p, text)
+
+
+def test_screen_never_drops_a_rule_that_matches() -> None:
+    """Random ASCII texts built from the default rules' own vocabulary: every rule whose
+    Python pattern matches is among the screen's candidates."""
+    from ftpolicy.scan.dataset.engine import _DetectorSpec, build_detectors
+    from ftpolicy.scan.dataset.rules import load_rules
+
+    detectors = build_detectors(_DetectorSpec(load_rules().data, (), 1 << 20))
+    patterns = [r.pattern for d in detectors for r in getattr(d, "rules", []) if hasattr(r, "pattern")]
+    screen = RuleScreen(patterns)
+    assert screen.active
+    words = sorted(
+        {w for p in patterns for w in re.findall(r"[A-Za-z_]{3,}", p.pattern)}
+        | {"git", "push", "--force", "main", ":", "=", "'", '"', "\n", "AKIA", "ghp_", "sk_live_"}
+    )
+    rng = random.Random(11)
+    checked = 0
+    for _ in range(4000):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 14)))
+        if rng.random() < 0.3:
+            text = text.upper()
+        found = screen.candidates(text)
+        assert found is not None
+        for i, p in enumerate(patterns):
+            if p.search(text):
+                checked += 1
+                assert i in found, (p.pattern, text)
+    assert checked > 50  # the texts do exercise the rules
+
+
+def test_screen_stands_aside_where_it_cannot_be_exact() -> None:
+    screen = RuleScreen([re.compile(r"\bsecret\s*=\s*\w+", re.I), re.compile(r"a{,3}b")])
+    assert screen.active
+    assert screen.always == frozenset({1})  # ``{,3}`` reads differently in Hyperscan
+    assert screen.candidates("nothing here") == frozenset({1})
+    assert screen.candidates("SECRET = abc") == frozenset({0, 1})
+    assert screen.candidates("ünïcode secret = x") is None
+    assert screen.candidates("secret\x1c= x") is None  # Python's \s includes \x1c
+
+
+def _random_text(rng: random.Random) -> str:
+    pieces = [
+        "Deploy",
+        "the",
+        "API-gateway",
+        "to",
+        "prod/us-east-1",
+        "10:30",
+        "don't",
+        "Straße",
+        "ﬁne",
+        "Ｆｕｌｌ",
+        "ΑΒΓ",
+        "naïve_café",
+        "x.y.z",
+        "a--b",
+        "日本語",
+        "🙂",
+        "İstanbul",
+        "Ⅻ",
+        "½",
+        "٣",
+        "e/f/",
+        "g'h",
+        "_",
+        "—",
+        "\n",
+        "\t",
+        "ǅ",
+        "ß",
+    ]
+    return "".join(
+        rng.choice(pieces) + rng.choice(["", " ", "-", ".", ":", "'"]) for _ in range(rng.randint(0, 30))
+    )
+
+
+def test_native_feature_hashes_match_python() -> None:
+    mod = native()
+    assert mod is not None
+    nfkc = functools.partial(unicodedata.normalize, "NFKC")
+    rng = random.Random(3)
+    for _ in range(2000):
+        text = _random_text(rng)
+        for limit, max_n in ((512, 3), (5, 2), (512, 4)):
+            got = array.array("q")
+            got.frombytes(mod.feature_hashes(text, limit, max_n, nfkc))
+            assert got == trigger._feature_hashes_py(text, limit, max_n), text
+    assert mod.feature_hashes("de\u200dploy now", 512, 3, nfkc) is None  # hidden characters: Python path
+
+
+def test_native_words_match_python() -> None:
+    mod = native()
+    assert mod is not None
+    rng = random.Random(4)
+    code = {"the": 1, "api": 2, "deploy": 2, "straße": 1}
+    for _ in range(2000):
+        text = _random_text(rng)
+        want = contamination._normalise_py(text)
+        assert contamination.normalise(text) == want, text
+        assert mod.word_codes(want, code) == bytes(code.get(w, 0) for w in want)
+
+
+# -- end to end ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("fast-corpus")
+    _generator().generate(out, records=3000, seed=19, rate=0.01, holdout_size=120)
+    return out
+
+
+def _scan(corpus: Path, out: Path, jobs: int, **env: str) -> dict[str, object]:
+    environ = {k: v for k, v in os.environ.items() if k not in ("FTPOLICY_NO_SCREEN", "FTPOLICY_NO_NATIVE")}
+    environ.update(env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ftpolicy",
+            "scan",
+            "dataset",
+            str(corpus / "corpus.jsonl"),
+            "--holdout",
+            str(corpus / "holdout.jsonl"),
+            "--format",
+            "json",
+            "--output",
+            str(out),
+            "--fail-on",
+            "never",
+            "--jobs",
+            str(jobs),
+        ],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report: dict[str, object] = json.loads(out.read_text(encoding="utf-8"))
+    return report
+
+
+def test_same_report_with_and_without_the_fast_paths(corpus: Path, tmp_path: Path) -> None:
+    fast = _scan(corpus, tmp_path / "fast.json", jobs=2)
+    plain = _scan(corpus, tmp_path / "plain.json", jobs=1, FTPOLICY_NO_SCREEN="1", FTPOLICY_NO_NATIVE="1")
+    findings = fast["findings"]
+    assert isinstance(findings, list) and len(findings) > 100
+    assert {f["category"] for f in findings} >= {
+        "secret",
+        "approval-bypass",
+        "hidden-unicode",
+        "prompt-injection",
+        "contamination",
+        "trigger",
+    }
+    assert findings == plain["findings"]
+    assert fast["summary"] == plain["summary"]
