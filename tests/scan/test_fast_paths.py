@@ -27,7 +27,7 @@ import pytest
 
 from ftpolicy.scan.dataset import contamination, trigger
 from ftpolicy.scan.dataset.native import native
-from ftpolicy.scan.dataset.screen import RuleScreen, widen
+from ftpolicy.scan.dataset.screen import RuleScreen, unicode_widen, widen
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,6 +86,13 @@ def test_widen(src: str, wide: str) -> None:
     re.compile(wide)
 
 
+def test_unicode_widen() -> None:
+    assert unicode_widen(r"\bab\w+") == r"ab(?:\w|[^\x00-\x7f])+"
+    assert unicode_widen(r"[\w./-]x[^\s]") == r"[\x{80}-\x{10ffff}\w./-]x[^\s]"
+    assert unicode_widen(r"\d\s\W\S\D") == r"(?:\d|[^\x00-\x7f])(?:\s|[^\x00-\x7f])\W\S\D"
+    assert unicode_widen("[abc") is None
+
+
 def test_widened_patterns_match_everything_the_originals_do() -> None:
     rng = random.Random(5)
     patterns = [r"ab{2,4}c", r"[a-c]{3}d", r"x[^y]{0,3}z", r"(?:ab){1,2}!", r"q{4}"]
@@ -96,9 +103,10 @@ def test_widened_patterns_match_everything_the_originals_do() -> None:
                 assert re.search(widen(p), text), (p, text)
 
 
-def test_screen_never_drops_a_rule_that_matches() -> None:
-    """Random ASCII texts built from the default rules' own vocabulary: every rule whose
-    Python pattern matches is among the screen's candidates."""
+def test_screen_never_drops_a_rule_that_matches(tmp_path: Path) -> None:
+    """Texts of a generated corpus rich in poison (and the same texts with non-ASCII letters,
+    digits and spaces worked in, upper-cased, ...): every default rule whose Python pattern
+    matches is among the screen's candidates, for ASCII and for other text."""
     from ftpolicy.scan.dataset.engine import _DetectorSpec, build_detectors
     from ftpolicy.scan.dataset.rules import load_rules
 
@@ -106,23 +114,41 @@ def test_screen_never_drops_a_rule_that_matches() -> None:
     patterns = [r.pattern for d in detectors for r in getattr(d, "rules", []) if hasattr(r, "pattern")]
     screen = RuleScreen(patterns)
     assert screen.active
-    words = sorted(
-        {w for p in patterns for w in re.findall(r"[A-Za-z_]{3,}", p.pattern)}
-        | {"git", "push", "--force", "main", ":", "=", "'", '"', "\n", "AKIA", "ghp_", "sk_live_"}
-    )
+    _generator().generate(tmp_path, records=1500, seed=23, rate=0.05, holdout_size=20)
+    texts: list[str] = []
+    for line in (tmp_path / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        texts += [m["content"] for m in rec.get("messages", []) if isinstance(m.get("content"), str)]
+    texts = list(dict.fromkeys(texts))
+    # non-ASCII pieces Python's Unicode classes read as word characters, digits or spaces
+    # (and some they do not)
+    other = ["é", "naïve", "日本", "٣", "²", "\u00a0", "\u2003", "—", "’", "ǅ", "ß", "Ω", "\u3000", "🙂"]
     rng = random.Random(11)
-    checked = 0
-    for _ in range(4000):
-        text = " ".join(rng.choice(words) for _ in range(rng.randint(1, 14)))
-        if rng.random() < 0.3:
-            text = text.upper()
+    variants: list[str] = []
+    for text in texts:
+        variants.append(text)
+        if rng.random() < 0.5:
+            chars = list(text)
+            for _ in range(rng.randint(1, 6)):
+                at = rng.randrange(len(chars) + 1)
+                piece = rng.choice(other)
+                if at < len(chars) and chars[at] == " " and rng.random() < 0.5:
+                    chars[at] = piece  # a non-ASCII character where a space was
+                else:
+                    chars.insert(at, piece)
+            variants.append("".join(chars))
+        if rng.random() < 0.2:
+            variants.append(text.upper())
+    checked = {False: 0, True: 0}
+    for text in variants:
         found = screen.candidates(text)
-        assert found is not None
+        if found is None:
+            continue
         for i, p in enumerate(patterns):
             if p.search(text):
-                checked += 1
+                checked[not text.isascii()] += 1
                 assert i in found, (p.pattern, text)
-    assert checked > 50  # the texts do exercise the rules
+    assert checked[False] > 100 and checked[True] > 100  # the texts do exercise the rules
 
 
 def test_screen_stands_aside_where_it_cannot_be_exact() -> None:
@@ -131,8 +157,11 @@ def test_screen_stands_aside_where_it_cannot_be_exact() -> None:
     assert screen.always == frozenset({1})  # ``{,3}`` reads differently in Hyperscan
     assert screen.candidates("nothing here") == frozenset({1})
     assert screen.candidates("SECRET = abc") == frozenset({0, 1})
-    assert screen.candidates("ünïcode secret = x") is None
+    assert screen.candidates("ünïcode secret = x") == frozenset({0, 1})
+    assert screen.candidates("ünïcode sécret = x") == frozenset({1})
     assert screen.candidates("secret\x1c= x") is None  # Python's \s includes \x1c
+    assert screen.candidates("ſecret = x") is None  # re.I equates long s with s
+    assert screen.candidates("secret\u2003=\u00a0naïve") == frozenset({0, 1})  # Unicode \s, \w
 
 
 def _random_text(rng: random.Random) -> str:

@@ -326,91 +326,42 @@ class ContaminationDetector:
         self._window_starts = re.compile(b"(?=\\x02[\\x01\\x02]{%d})" % (self.n - 1))
         self._runs = {k: re.compile(b"[\\x01\\x02]{%d,}" % k) for k in self.short}
         self.short_first: dict[int, frozenset[str]] = {k: frozenset(v) for k, v in short_first.items()}
+        # what the C extension's ``contamination_match`` reads (the order is its contract)
+        self._state = (
+            self._code,
+            self.n,
+            self.grams,
+            self.short,
+            self.short_first,
+            self.postings,
+            self.posting_words,
+            self.key_words,
+            self.idf,
+            self.common_words,
+            self.min_containment,
+            self.min_item_weight,
+            self.max_item_size,
+            self.item_size,
+            self.item_weight,
+            self.common_weight,
+            self.item_common,
+            sum,
+        )
 
     def scan(self, record: Record) -> Iterator[Finding]:
         """Holdout overlap in every field of ``record``."""
         if not self.grams and not self.short and not self.postings:
             return
-        n = self.n
-        code = self._code
+        native_match = _NATIVE.contamination_match if _NATIVE is not None else None
         for field in record.fields:
             words = normalise(field.text)
-            hits: dict[str, int] = {}
-            first: dict[str, int] = {}
-            exact: str | None = None
-            # which words are holdout words (a window can match only inside a run of them)
-            if not words:
-                mask = b""
-            elif _NATIVE is not None:
-                mask = _NATIVE.word_codes(words, code)
-            else:
-                mask = bytes(map(code.get, words, itertools.repeat(0)))
-            if self.grams and len(words) >= n:
-                grams = self.grams
-                for m in self._window_starts.finditer(mask):
-                    i = m.start()
-                    owner = grams.get(_h(words[i : i + n]))
-                    if owner is not None:
-                        hits[owner] = hits.get(owner, 0) + 1
-                        first.setdefault(owner, i)
-            for length, table in self.short.items():
-                if len(words) < length:
+            if native_match is not None:
+                found = native_match(words, self._state)
+                if found is None:
                     continue
-                firsts = self.short_first[length]
-                for lo, hi in (r.span() for r in self._runs[length].finditer(mask)):
-                    for i in range(lo, hi - length + 1):
-                        if words[i] not in firsts:
-                            continue
-                        owner = table.get(_h(words[i : i + length]))
-                        if owner is not None:
-                            exact = owner
-                            break
-                    if exact:
-                        break
-                if exact:
-                    break
-            near: dict[str, float] = {}
-            distinct = set(words)
-            posting_words = (
-                distinct & self.posting_words
-                if self.postings and (self.key_words is None or not distinct.isdisjoint(self.key_words))
-                else None
-            )
-            if posting_words:
-                idf = self.idf
-                # the common words this field has bound what any item can gain from them
-                # (the slack keeps float summation order from deciding a borderline case)
-                field_common = sum([idf[w] for w in distinct & self.common_words]) + 1e-9
-                acc: dict[str, float] = {}
-                # no item can reach the threshold when even the lightest one could not with
-                # every word of this field (or when the field is too long for every item)
-                if (
-                    sum([idf[w] for w in posting_words]) + field_common
-                    >= self.min_containment * self.min_item_weight
-                    and len(distinct) <= 5 * self.max_item_size
-                ):
-                    for w in posting_words:
-                        owners = self.postings[w]
-                        if owners:
-                            weight = idf[w]
-                            for o in owners:
-                                acc[o] = acc.get(o, 0.0) + weight
-                too_long = len(distinct)
-                for o, v in acc.items():
-                    if o in hits or too_long > 5 * self.item_size[o]:
-                        continue  # reported as an n-gram overlap, or not like with like (below)
-                    total = self.item_weight[o]
-                    if v + min(self.common_weight[o], field_common) < self.min_containment * total:
-                        continue  # cannot reach the threshold even with every common word
-                    v += sum([idf[w] for w in self.item_common[o] & distinct])
-                    score = v / total
-                    # a very long field contains most words of anything: compare like with like
-                    if (
-                        score >= self.min_containment
-                        and o not in hits
-                        and len(distinct) <= 5 * self.item_size[o]
-                    ):
-                        near[o] = score
+                hits, first, exact, near = found
+            else:
+                hits, first, exact, near = self._match(words)
             for owner, score in sorted(near.items()):
                 yield self._finding(
                     record,
@@ -451,6 +402,86 @@ class ContaminationDetector:
                     f"contains holdout item {exact} (normalised exact match)",
                     {"item": exact},
                 )
+
+    def _match(self, words: list[str]) -> tuple[dict[str, int], dict[str, int], str | None, dict[str, float]]:
+        """``(n-gram hits per item, first hit per item, exact short item, near-duplicate
+        scores)`` of one field's words (the C extension's ``contamination_match`` computes
+        the same, step by step, on :attr:`_state`)."""
+        code = self._code
+        n = self.n
+        hits: dict[str, int] = {}
+        first: dict[str, int] = {}
+        exact: str | None = None
+        # which words are holdout words (a window can match only inside a run of them)
+        if not words:
+            mask = b""
+        elif _NATIVE is not None:
+            mask = _NATIVE.word_codes(words, code)
+        else:
+            mask = bytes(map(code.get, words, itertools.repeat(0)))
+        if self.grams and len(words) >= n:
+            grams = self.grams
+            for m in self._window_starts.finditer(mask):
+                i = m.start()
+                owner = grams.get(_h(words[i : i + n]))
+                if owner is not None:
+                    hits[owner] = hits.get(owner, 0) + 1
+                    first.setdefault(owner, i)
+        for length, table in self.short.items():
+            if len(words) < length:
+                continue
+            firsts = self.short_first[length]
+            for lo, hi in (r.span() for r in self._runs[length].finditer(mask)):
+                for i in range(lo, hi - length + 1):
+                    if words[i] not in firsts:
+                        continue
+                    owner = table.get(_h(words[i : i + length]))
+                    if owner is not None:
+                        exact = owner
+                        break
+                if exact:
+                    break
+            if exact:
+                break
+        near: dict[str, float] = {}
+        distinct = set(words)
+        posting_words = (
+            distinct & self.posting_words
+            if self.postings and (self.key_words is None or not distinct.isdisjoint(self.key_words))
+            else None
+        )
+        if posting_words:
+            idf = self.idf
+            # the common words this field has bound what any item can gain from them
+            # (the slack keeps float summation order from deciding a borderline case)
+            field_common = sum([idf[w] for w in distinct & self.common_words]) + 1e-9
+            acc: dict[str, float] = {}
+            # no item can reach the threshold when even the lightest one could not with
+            # every word of this field (or when the field is too long for every item)
+            if (
+                sum([idf[w] for w in posting_words]) + field_common
+                >= self.min_containment * self.min_item_weight
+                and len(distinct) <= 5 * self.max_item_size
+            ):
+                for w in posting_words:
+                    owners = self.postings[w]
+                    if owners:
+                        weight = idf[w]
+                        for o in owners:
+                            acc[o] = acc.get(o, 0.0) + weight
+            too_long = len(distinct)
+            for o, v in acc.items():
+                if o in hits or too_long > 5 * self.item_size[o]:
+                    continue  # reported as an n-gram overlap, or not like with like (below)
+                total = self.item_weight[o]
+                if v + min(self.common_weight[o], field_common) < self.min_containment * total:
+                    continue  # cannot reach the threshold even with every common word
+                v += sum([idf[w] for w in self.item_common[o] & distinct])
+                score = v / total
+                # a very long field contains most words of anything: compare like with like
+                if score >= self.min_containment and o not in hits and len(distinct) <= 5 * self.item_size[o]:
+                    near[o] = score
+        return hits, first, exact, near
 
     def _finding(
         self,

@@ -267,6 +267,14 @@ class SharedKeywordIndex:
             for r, pattern in enumerate(index.patterns or ()):
                 self._owners.append((slot, r))
                 patterns.append(pattern)
+        # a rule with keywords reports only where one of them occurs (see the detectors), so
+        # a screen candidate whose keywords are all absent is ruled out too
+        keywords_of: dict[tuple[int, int], list[str]] = {}
+        for slot, index in enumerate(indexes):
+            for k, rules in index.by_keyword.items():
+                for r in rules:
+                    keywords_of.setdefault((slot, r), []).append(k)
+        self._keywords = tuple(tuple(keywords_of.get(owner, ())) for owner in self._owners)
         self._screen = RuleScreen(patterns) if patterns else None
         self._last: tuple[str | None, frozenset[int] | None] = (None, None)
         if self._screen is not None and not self._screen.active:
@@ -284,7 +292,7 @@ class SharedKeywordIndex:
         if self._screen is None:
             return None
         last = self._last
-        found = last[1] if last[0] is text else self._screen.candidates(text)
+        found = last[1] if last[0] is text else self._candidates(text)
         if found is None:
             return None
         if not found:
@@ -304,9 +312,20 @@ class SharedKeywordIndex:
         (their detectors cannot report anything on it and need not look)."""
         if self._screen is None or not all(self._screened):
             return False
-        found = self._screen.candidates(text)
+        found = self._candidates(text)
         self._last = (text, found)  # the lookups that follow for this text reuse the answer
         return found is not None and not found
+
+    def _candidates(self, text: str) -> frozenset[int] | None:
+        """The screen's candidates, less the keyed rules none of whose keywords occur."""
+        assert self._screen is not None
+        found = self._screen.candidates(text)
+        if not found:
+            return found
+        low = text.lower()
+        keywords = self._keywords
+        kept = [g for g in found if not keywords[g] or any(k in low for k in keywords[g])]
+        return found if len(kept) == len(found) else frozenset(kept)
 
     def lookup(
         self, text: str, slot: int

@@ -48,6 +48,9 @@ _NOT_PORTABLE = re.compile(r"\{,|\(\?>|\(\?\(|[*+?}]\+|\\[NuUx]|\(\?[aiLmsu]*[xL
 _REPEAT = re.compile(r"\{(\d*)(,?)(\d*)\}")
 # ASCII text in which Python and Hyperscan agree on \s (Python also counts \x0b and \x1c-\x1f)
 _NOT_SCREENABLE = re.compile(r"[\x0b\x1c-\x1f]")
+# ... and in other text also the characters that Python's case-insensitive matching equates
+# with ASCII letters (dotted/dotless i, long s, Kelvin sign)
+_NOT_SCREENABLE_U = re.compile("[\x0b\x1c-\x1f\u0130\u0131\u017f\u212a]")
 _SCREEN_VERSION = "1"
 
 
@@ -105,6 +108,68 @@ def widen(src: str) -> str:
     return "".join(out)
 
 
+# shorthand classes that Python reads with Unicode tables: widened to take any non-ASCII
+# character too (outside a class, and inside a class that is not negated)
+_UNI_SHORT = {"w": "(?:\\w|[^\\x00-\\x7f])", "s": "(?:\\s|[^\\x00-\\x7f])", "d": "(?:\\d|[^\\x00-\\x7f])"}
+_UNI_CLASS_ADD = "\\x{80}-\\x{10ffff}"
+
+
+def unicode_widen(src: str) -> str | None:
+    """``src`` for scanning non-ASCII text in Hyperscan's UTF-8 mode (whose ``\\w``, ``\\s``,
+    ``\\d`` and ``\\b`` are ASCII-only) so that it matches wherever Python's Unicode-aware
+    reading matches: ``\\w``/``\\s``/``\\d`` also take any non-ASCII character, a class
+    that is not negated and holds one of them takes all non-ASCII characters, and ``\\b``/
+    ``\\B`` are dropped (an assertion left out only widens). The negated forms (``\\W``,
+    ``\\S``, ``\\D``, ``[^...]``) already match every non-ASCII character there."""
+    out: list[str] = []
+    i = 0
+    n = len(src)
+    while i < n:
+        ch = src[i]
+        if ch == "\\" and i + 1 < n:
+            esc = src[i + 1]
+            if esc in _UNI_SHORT:
+                out.append(_UNI_SHORT[esc])
+            elif esc in "bB":
+                pass
+            else:
+                out.append(src[i : i + 2])
+            i += 2
+            continue
+        if ch == "[":
+            j = i + 1
+            negated = src.startswith("^", j)
+            if negated:
+                j += 1
+            if src.startswith("]", j):
+                j += 1
+            body_start = j
+            while j < n and src[j] != "]":
+                j += 2 if src[j] == "\\" else 1
+            if j >= n:
+                return None  # unbalanced: leave the rule out of this screen
+            body = src[body_start:j]
+            head = src[i:body_start]
+            if not negated and re.search(r"\\[wsd]", body):
+                out.append(head + _UNI_CLASS_ADD + body + "]")  # first: no range can swallow it
+            else:
+                out.append(src[i : j + 1])
+            i = j + 1
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _caseless_ok(src: str, flags: int) -> bool:
+    """Whether Hyperscan's caseless matching (ASCII case folding in UTF-8 mode without UCP)
+    can stand for Python's on non-ASCII text: not when the pattern holds a non-ASCII letter
+    with case (Python folds it, Hyperscan would not)."""
+    if not flags & re.IGNORECASE and not re.search(r"\(\?[aLmsux-]*i", src):
+        return True
+    return src.isascii() or not any(c.lower() != c or c.upper() != c for c in src if not c.isascii())
+
+
 def _load_hyperscan() -> Any:
     if os.environ.get("FTPOLICY_NO_SCREEN"):  # tests compare findings with and without the screen
         return None
@@ -126,18 +191,23 @@ class RuleScreen:
     def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
         self.size = len(patterns)
         self._hs = _load_hyperscan()
-        self._db: Any = None
+        self._db: Any = None  # for ASCII text
+        self._udb: Any = None  # for other text: patterns widened for Unicode (see unicode_widen)
         always: set[int] = set()
-        exprs: list[bytes] = []
-        ids: list[int] = []
-        flags: list[int] = []
-        if self._hs is not None:
+        always_u: set[int] = set()
+        if self._hs is None:
+            always.update(range(self.size))
+            always_u.update(range(self.size))
+        else:
             hs = self._hs
             base = hs.HS_FLAG_PREFILTER | hs.HS_FLAG_SINGLEMATCH | hs.HS_FLAG_UTF8 | hs.HS_FLAG_ALLOWEMPTY
+            plain: tuple[list[bytes], list[int], list[int]] = ([], [], [])
+            wide: tuple[list[bytes], list[int], list[int]] = ([], [], [])
             for i, pattern in enumerate(patterns):
                 src = pattern.pattern
                 if not isinstance(src, str) or pattern.flags & re.VERBOSE or _NOT_PORTABLE.search(src):
                     always.add(i)
+                    always_u.add(i)
                     continue
                 f = base
                 if pattern.flags & re.IGNORECASE:
@@ -146,15 +216,21 @@ class RuleScreen:
                     f |= hs.HS_FLAG_MULTILINE
                 if pattern.flags & re.DOTALL:
                     f |= hs.HS_FLAG_DOTALL
-                exprs.append(widen(src).encode("utf-8"))
-                ids.append(i)
-                flags.append(f)
-            if exprs:
-                self._db, rejected = self._database(exprs, ids, flags)
+                for (exprs, ids, flags), text in ((plain, widen(src)), (wide, unicode_widen(widen(src)))):
+                    if text is None or (exprs is wide[0] and not _caseless_ok(src, pattern.flags)):
+                        always_u.add(i)
+                        continue
+                    exprs.append(text.encode("utf-8"))
+                    ids.append(i)
+                    flags.append(f)
+            if plain[0]:
+                self._db, rejected = self._database(*plain)
                 always.update(rejected)
-        else:
-            always.update(range(self.size))
+            if wide[0]:
+                self._udb, rejected = self._database(*wide)
+                always_u.update(rejected)
         self.always = frozenset(always)
+        self.always_u = frozenset(always_u)
         self._found: set[int] = set()
 
     @property
@@ -206,14 +282,27 @@ class RuleScreen:
 
     def candidates(self, text: str) -> frozenset[int] | None:
         """Rules that may match ``text`` (a superset of those that do), or ``None``."""
-        if self._db is None or not text.isascii() or _NOT_SCREENABLE.search(text) is not None:
-            return None
+        if text.isascii():
+            db = self._db
+            if db is None or _NOT_SCREENABLE.search(text) is not None:
+                return None
+            data = text.encode("ascii")
+            always = self.always
+        else:
+            db = self._udb
+            if db is None or _NOT_SCREENABLE_U.search(text) is not None:
+                return None
+            try:
+                data = text.encode("utf-8")
+            except UnicodeEncodeError:  # lone surrogates: not valid UTF-8 for Hyperscan
+                return None
+            always = self.always_u
         found = self._found
         found.clear()
-        self._db.scan(text.encode("ascii"), match_event_handler=self._on_match)
+        db.scan(data, match_event_handler=self._on_match)
         if not found:
-            return self.always
-        return self.always.union(found)
+            return always
+        return always.union(found)
 
 
 def _compiles(hs: Any, expr: bytes, flags: int) -> bool:
