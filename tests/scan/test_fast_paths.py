@@ -283,3 +283,50 @@ def test_same_report_with_and_without_the_fast_paths(corpus: Path, tmp_path: Pat
     }
     assert findings == plain["findings"]
     assert fast["summary"] == plain["summary"]
+
+
+def test_contamination_screen_clears_only_fields_without_matches(tmp_path: Path) -> None:
+    """The C contamination screen never clears a field the exact match would report:
+    holdout items copied, edited (words dropped, swapped, inserted, re-cased, accented) and
+    padded into longer text, beside the clean records of a generated corpus."""
+    from ftpolicy.scan.dataset.interface import Record, TextField
+
+    _generator().generate(tmp_path, records=1500, seed=29, rate=0.02, holdout_size=150)
+    holdout = contamination.load_holdout(str(tmp_path / "holdout.jsonl"), None)
+    screened = contamination.ContaminationDetector(holdout.items)
+    plain = contamination.ContaminationDetector(holdout.items)
+    assert screened._screen is not None
+    plain._screen = None
+    rng = random.Random(31)
+    texts = []
+    for line in (tmp_path / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
+        texts += [
+            m["content"] for m in json.loads(line).get("messages", []) if isinstance(m.get("content"), str)
+        ]
+    for item in holdout.items:
+        words = item.text.split()
+        for _ in range(4):
+            edited = list(words)
+            for _ in range(rng.randint(0, max(1, len(words) // 6))):
+                op = rng.random()
+                at = rng.randrange(len(edited)) if edited else 0
+                if op < 0.3 and edited:
+                    del edited[at]
+                elif op < 0.5 and len(edited) > 1:
+                    j = rng.randrange(len(edited))
+                    edited[at], edited[j] = edited[j], edited[at]
+                elif op < 0.7:
+                    edited.insert(at, rng.choice(["please", "kindly", "naïve", "—", "日本", "ASAP"]))
+                elif edited:
+                    edited[at] = edited[at].upper()
+            body = " ".join(edited)
+            texts.append(
+                body if rng.random() < 0.5 else f"Ticket PLAT-{rng.randint(1, 9999)}: {body} Thanks!"
+            )
+    reported = 0
+    for n, text in enumerate(texts):
+        record = Record("corpus.jsonl", n + 1, (TextField("messages[0].content", "prompt", text),), None)
+        want = list(plain.scan(record))
+        assert list(screened.scan(record)) == want, text
+        reported += bool(want)
+    assert reported > 300  # the edited copies are found, with the screen on

@@ -31,6 +31,11 @@
  *       sets (same iteration orders; float sums through the builtin sum): the same result,
  *       or None when there is nothing to report.
  *
+ *   contamination_screen(...) -> capsule; contamination_quiet(capsule, text_or_words) -> bool
+ *       the holdout index in C tables; True when ContaminationDetector._match could not
+ *       report anything for the field (necessary conditions only: the exact match runs
+ *       on the rest).
+ *
  *   word_codes(words, code) -> bytes
  *       bytes(map(code.get, words, repeat(0))): the contamination word mask.
  */
@@ -720,6 +725,484 @@ done:
     return result;
 }
 
+/* -- contamination screen ------------------------------------------------------------------
+ * A capsule holding the holdout index in C tables (words by 64-bit hash of their UTF-8
+ * bytes, n-gram and short-item word-id sequences by hash, postings as item indexes) so that
+ * a field can be cleared without creating a Python object: contamination_quiet() is True
+ * only when ContaminationDetector._match could not report anything for the field (no
+ * indexed n-gram, no short item, no item within reach of the near-duplicate threshold);
+ * otherwise the caller runs the exact match. Every test here is a necessary condition of
+ * the corresponding Python one (hash equality of the same word-id sequence; the
+ * near-duplicate bound with a 1e-6 slack over float summation order). */
+
+typedef struct {
+    uint64_t h;
+    uint32_t off, len;
+    int32_t id;
+} wslot;
+
+typedef struct {
+    wslot *slots;
+    size_t cap; /* power of two */
+    char *arena;
+    uint8_t *code;
+    uint8_t *common;
+    uint32_t *short_first; /* bit k: the word starts a short item of the k-th length */
+    double *idf;
+    int32_t *post_off, *post_len, *post_items;
+    Py_ssize_t nwords, nitems;
+    double *total, *cw, min_c;
+    Py_ssize_t n;
+    uint64_t *gset, *sset;
+    size_t gcap, scap;
+    Py_ssize_t short_len[32];
+    int nshort;
+    /* scratch */
+    uint32_t *stamp, gen;
+    uint32_t *istamp, igen;
+    double *acc;
+    int32_t *touched;
+    int32_t *ids;
+    Py_ssize_t ids_cap;
+} cscreen;
+
+static uint64_t fnv64(const unsigned char *p, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h ^ (h >> 29);
+}
+
+static uint64_t mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+static uint64_t seq_hash(const int32_t *ids, Py_ssize_t n) {
+    uint64_t h = mix64((uint64_t)n + 0x9e3779b97f4a7c15ULL);
+    for (Py_ssize_t i = 0; i < n; i++)
+        h = mix64(h ^ ((uint64_t)(uint32_t)ids[i] + 0x9e3779b97f4a7c15ULL));
+    return h | 1; /* 0 marks an empty slot */
+}
+
+static int hset_put(uint64_t *set, size_t cap, uint64_t h) {
+    size_t i = (size_t)h & (cap - 1);
+    while (set[i] && set[i] != h)
+        i = (i + 1) & (cap - 1);
+    set[i] = h;
+    return 0;
+}
+
+static int hset_has(const uint64_t *set, size_t cap, uint64_t h) {
+    if (!cap)
+        return 0;
+    size_t i = (size_t)h & (cap - 1);
+    while (set[i]) {
+        if (set[i] == h)
+            return 1;
+        i = (i + 1) & (cap - 1);
+    }
+    return 0;
+}
+
+static int32_t word_id(const cscreen *c, const unsigned char *p, Py_ssize_t n) {
+    uint64_t h = fnv64(p, n);
+    size_t i = (size_t)h & (c->cap - 1);
+    while (c->slots[i].id >= 0) {
+        const wslot *s = &c->slots[i];
+        if (s->h == h && (Py_ssize_t)s->len == n && memcmp(c->arena + s->off, p, (size_t)n) == 0)
+            return s->id;
+        i = (i + 1) & (c->cap - 1);
+    }
+    return -1;
+}
+
+static void cscreen_free(cscreen *c) {
+    if (!c)
+        return;
+    PyMem_Free(c->slots);
+    PyMem_Free(c->arena);
+    PyMem_Free(c->code);
+    PyMem_Free(c->common);
+    PyMem_Free(c->short_first);
+    PyMem_Free(c->idf);
+    PyMem_Free(c->post_off);
+    PyMem_Free(c->post_len);
+    PyMem_Free(c->post_items);
+    PyMem_Free(c->total);
+    PyMem_Free(c->cw);
+    PyMem_Free(c->gset);
+    PyMem_Free(c->sset);
+    PyMem_Free(c->stamp);
+    PyMem_Free(c->istamp);
+    PyMem_Free(c->acc);
+    PyMem_Free(c->touched);
+    PyMem_Free(c->ids);
+    PyMem_Free(c);
+}
+
+static void capsule_free(PyObject *cap) {
+    cscreen_free((cscreen *)PyCapsule_GetPointer(cap, "ftpolicy.contamination_screen"));
+}
+
+static size_t pow2_at_least(size_t n) {
+    size_t c = 16;
+    while (c < n)
+        c <<= 1;
+    return c;
+}
+
+/* a list of tuples of word ids -> a hash set of their sequence hashes */
+static int build_seq_set(PyObject *seqs, uint64_t **set, size_t *cap, Py_ssize_t *lens, int *nlens,
+                         int record_lengths) {
+    Py_ssize_t m = PyList_GET_SIZE(seqs);
+    *cap = m ? pow2_at_least((size_t)m * 2) : 0;
+    *set = PyMem_Calloc(*cap ? *cap : 1, sizeof(uint64_t));
+    if (!*set)
+        return -1;
+    int32_t buf[64];
+    for (Py_ssize_t k = 0; k < m; k++) {
+        PyObject *t = PyList_GET_ITEM(seqs, k);
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) > 64 || PyTuple_GET_SIZE(t) < 1) {
+            PyErr_SetString(PyExc_ValueError, "contamination_screen: sequences are tuples of 1..64 ids");
+            return -1;
+        }
+        Py_ssize_t n = PyTuple_GET_SIZE(t);
+        for (Py_ssize_t j = 0; j < n; j++) {
+            long v = PyLong_AsLong(PyTuple_GET_ITEM(t, j));
+            if (v == -1 && PyErr_Occurred())
+                return -1;
+            buf[j] = (int32_t)v;
+        }
+        hset_put(*set, *cap, seq_hash(buf, n));
+        if (record_lengths) {
+            int seen = 0;
+            for (int q = 0; q < *nlens; q++)
+                seen |= lens[q] == n;
+            if (!seen) {
+                if (*nlens >= 32) {
+                    PyErr_SetString(PyExc_ValueError, "contamination_screen: more than 32 short lengths");
+                    return -1;
+                }
+                lens[(*nlens)++] = n;
+            }
+        }
+    }
+    return 0;
+}
+
+/* contamination_screen(words, codes, common, idf, postings, total, cw, n, grams, shorts,
+ *                      min_containment) -> capsule */
+static PyObject *contamination_screen(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *words, *idf, *postings, *total, *cw, *grams, *shorts;
+    const char *codes, *common;
+    Py_ssize_t ncodes, ncommon, n;
+    double min_c;
+    if (!PyArg_ParseTuple(args, "O!y#y#O!O!O!O!nO!O!d:contamination_screen", &PyList_Type, &words,
+                          &codes, &ncodes, &common, &ncommon, &PyList_Type, &idf, &PyList_Type,
+                          &postings, &PyList_Type, &total, &PyList_Type, &cw, &n, &PyList_Type, &grams,
+                          &PyList_Type, &shorts, &min_c))
+        return NULL;
+    Py_ssize_t nw = PyList_GET_SIZE(words), ni = PyList_GET_SIZE(total);
+    if (ncodes != nw || ncommon != nw || PyList_GET_SIZE(idf) != nw || PyList_GET_SIZE(postings) != nw ||
+        PyList_GET_SIZE(cw) != ni) {
+        PyErr_SetString(PyExc_ValueError, "contamination_screen: inconsistent table sizes");
+        return NULL;
+    }
+    cscreen *c = PyMem_Calloc(1, sizeof(cscreen));
+    if (!c)
+        return PyErr_NoMemory();
+    c->nwords = nw;
+    c->nitems = ni;
+    c->n = n;
+    c->min_c = min_c;
+    c->cap = pow2_at_least((size_t)nw * 2 + 2);
+    c->slots = PyMem_Malloc(c->cap * sizeof(wslot));
+    c->code = PyMem_Malloc((size_t)nw + 1);
+    c->common = PyMem_Malloc((size_t)nw + 1);
+    c->short_first = PyMem_Calloc((size_t)nw + 1, sizeof(uint32_t));
+    c->idf = PyMem_Malloc(((size_t)nw + 1) * sizeof(double));
+    c->post_off = PyMem_Malloc(((size_t)nw + 1) * sizeof(int32_t));
+    c->post_len = PyMem_Malloc(((size_t)nw + 1) * sizeof(int32_t));
+    c->total = PyMem_Malloc(((size_t)ni + 1) * sizeof(double));
+    c->cw = PyMem_Malloc(((size_t)ni + 1) * sizeof(double));
+    c->stamp = PyMem_Calloc((size_t)nw + 1, sizeof(uint32_t));
+    c->istamp = PyMem_Calloc((size_t)ni + 1, sizeof(uint32_t));
+    c->acc = PyMem_Calloc((size_t)ni + 1, sizeof(double));
+    c->touched = PyMem_Malloc(((size_t)ni + 1) * sizeof(int32_t));
+    if (!c->slots || !c->code || !c->common || !c->short_first || !c->idf || !c->post_off || !c->post_len ||
+        !c->total || !c->cw || !c->stamp || !c->istamp || !c->acc || !c->touched) {
+        cscreen_free(c);
+        return PyErr_NoMemory();
+    }
+    for (size_t i = 0; i < c->cap; i++)
+        c->slots[i].id = -1;
+    memcpy(c->code, codes, (size_t)nw);
+    memcpy(c->common, common, (size_t)nw);
+    /* the words */
+    size_t arena_len = 0;
+    for (Py_ssize_t i = 0; i < nw; i++) {
+        Py_ssize_t len;
+        if (!PyUnicode_Check(PyList_GET_ITEM(words, i)) ||
+            !PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(words, i), &len)) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "contamination_screen: words are str");
+            cscreen_free(c);
+            return NULL;
+        }
+        arena_len += (size_t)len;
+    }
+    c->arena = PyMem_Malloc(arena_len + 1);
+    if (!c->arena) {
+        cscreen_free(c);
+        return PyErr_NoMemory();
+    }
+    size_t at = 0;
+    Py_ssize_t total_posts = 0;
+    for (Py_ssize_t i = 0; i < nw; i++) {
+        Py_ssize_t len;
+        const char *u = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(words, i), &len);
+        memcpy(c->arena + at, u, (size_t)len);
+        uint64_t h = fnv64((const unsigned char *)u, len);
+        size_t j = (size_t)h & (c->cap - 1);
+        while (c->slots[j].id >= 0)
+            j = (j + 1) & (c->cap - 1);
+        c->slots[j].h = h;
+        c->slots[j].off = (uint32_t)at;
+        c->slots[j].len = (uint32_t)len;
+        c->slots[j].id = (int32_t)i;
+        at += (size_t)len;
+        if (as_double(PyList_GET_ITEM(idf, i), &c->idf[i]) < 0) {
+            cscreen_free(c);
+            return NULL;
+        }
+        PyObject *pl = PyList_GET_ITEM(postings, i);
+        if (!PyList_Check(pl)) {
+            PyErr_SetString(PyExc_TypeError, "contamination_screen: postings are lists");
+            cscreen_free(c);
+            return NULL;
+        }
+        c->post_off[i] = (int32_t)total_posts;
+        c->post_len[i] = (int32_t)PyList_GET_SIZE(pl);
+        total_posts += PyList_GET_SIZE(pl);
+    }
+    c->post_items = PyMem_Malloc(((size_t)total_posts + 1) * sizeof(int32_t));
+    if (!c->post_items) {
+        cscreen_free(c);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < nw; i++) {
+        PyObject *pl = PyList_GET_ITEM(postings, i);
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(pl); j++) {
+            long v = PyLong_AsLong(PyList_GET_ITEM(pl, j));
+            if ((v == -1 && PyErr_Occurred()) || v < 0 || v >= ni) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_ValueError, "contamination_screen: item index out of range");
+                cscreen_free(c);
+                return NULL;
+            }
+            c->post_items[c->post_off[i] + j] = (int32_t)v;
+        }
+    }
+    for (Py_ssize_t i = 0; i < ni; i++) {
+        if (as_double(PyList_GET_ITEM(total, i), &c->total[i]) < 0 ||
+            as_double(PyList_GET_ITEM(cw, i), &c->cw[i]) < 0) {
+            cscreen_free(c);
+            return NULL;
+        }
+    }
+    Py_ssize_t unused[32];
+    int nunused = 0;
+    if (build_seq_set(grams, &c->gset, &c->gcap, unused, &nunused, 0) < 0 ||
+        build_seq_set(shorts, &c->sset, &c->scap, c->short_len, &c->nshort, 1) < 0) {
+        cscreen_free(c);
+        return NULL;
+    }
+    /* first words of the short items, per length */
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(shorts); k++) {
+        PyObject *t = PyList_GET_ITEM(shorts, k);
+        Py_ssize_t len = PyTuple_GET_SIZE(t);
+        long first = PyLong_AsLong(PyTuple_GET_ITEM(t, 0));
+        if (first < 0 || first >= nw) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "contamination_screen: word id out of range");
+            cscreen_free(c);
+            return NULL;
+        }
+        for (int q = 0; q < c->nshort; q++)
+            if (c->short_len[q] == len)
+                c->short_first[first] |= 1u << q;
+    }
+    PyObject *cap = PyCapsule_New(c, "ftpolicy.contamination_screen", capsule_free);
+    if (!cap)
+        cscreen_free(c);
+    return cap;
+}
+
+static int ids_reserve(cscreen *c, Py_ssize_t n) {
+    if (n <= c->ids_cap)
+        return 0;
+    Py_ssize_t cap = c->ids_cap ? c->ids_cap : 256;
+    while (cap < n)
+        cap *= 2;
+    int32_t *v = PyMem_Realloc(c->ids, (size_t)cap * sizeof(int32_t));
+    if (!v) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    c->ids = v;
+    c->ids_cap = cap;
+    return 0;
+}
+
+/* 1 when the word ids may hold something to report, else 0 */
+static int cscreen_maybe(cscreen *c, const int32_t *ids, Py_ssize_t nw) {
+    /* n-grams: a window of n holdout words that starts an indexed n-gram */
+    if (c->gcap && nw >= c->n) {
+        Py_ssize_t run = 0;
+        for (Py_ssize_t i = nw - 1; i >= 0; i--) {
+            run = (ids[i] >= 0 && c->code[ids[i]]) ? run + 1 : 0;
+            if (run >= c->n && c->code[ids[i]] == 2 && hset_has(c->gset, c->gcap, seq_hash(ids + i, c->n)))
+                return 1;
+        }
+    }
+    /* short items: a sequence of holdout words equal to an item's */
+    if (c->scap) {
+        Py_ssize_t run = 0;
+        for (Py_ssize_t i = nw - 1; i >= 0; i--) {
+            run = (ids[i] >= 0 && c->code[ids[i]]) ? run + 1 : 0;
+            if (!run || !c->short_first[ids[i]])
+                continue;
+            for (int q = 0; q < c->nshort; q++) {
+                Py_ssize_t len = c->short_len[q];
+                if ((c->short_first[ids[i]] >> q & 1) && run >= len &&
+                    hset_has(c->sset, c->scap, seq_hash(ids + i, len)))
+                    return 1;
+            }
+        }
+    }
+    /* near-duplicates: an item the field's posting words bring within reach of the threshold */
+    if (++c->gen == 0) {
+        memset(c->stamp, 0, (size_t)c->nwords * sizeof(uint32_t));
+        c->gen = 1;
+    }
+    if (++c->igen == 0) {
+        memset(c->istamp, 0, (size_t)c->nitems * sizeof(uint32_t));
+        c->igen = 1;
+    }
+    double field_common = 0.0;
+    Py_ssize_t ntouched = 0;
+    for (Py_ssize_t i = 0; i < nw; i++) {
+        int32_t w = ids[i];
+        if (w < 0 || c->stamp[w] == c->gen)
+            continue;
+        c->stamp[w] = c->gen;
+        if (c->common[w])
+            field_common += c->idf[w];
+        for (int32_t k = 0; k < c->post_len[w]; k++) {
+            int32_t item = c->post_items[c->post_off[w] + k];
+            if (c->istamp[item] != c->igen) {
+                c->istamp[item] = c->igen;
+                c->acc[item] = 0.0;
+                c->touched[ntouched++] = item;
+            }
+            c->acc[item] += c->idf[w];
+        }
+    }
+    for (Py_ssize_t k = 0; k < ntouched; k++) {
+        int32_t item = c->touched[k];
+        double least = field_common < c->cw[item] ? field_common : c->cw[item];
+        if (c->acc[item] + least + 1e-6 >= c->min_c * c->total[item])
+            return 1;
+    }
+    return 0;
+}
+
+/* contamination_quiet(capsule, text_or_words) -> bool: True when the field cannot match
+ * (see above). text: ASCII text, tokenised here exactly as normalise() does; words: the
+ * normalise() result for any text. */
+static PyObject *contamination_quiet(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *cap, *arg;
+    if (!PyArg_ParseTuple(args, "OO:contamination_quiet", &cap, &arg))
+        return NULL;
+    cscreen *c = PyCapsule_GetPointer(cap, "ftpolicy.contamination_screen");
+    if (!c)
+        return NULL;
+    Py_ssize_t nw = 0;
+    if (PyUnicode_Check(arg)) {
+        if (!PyUnicode_IS_ASCII(arg)) {
+            PyErr_SetString(PyExc_ValueError, "contamination_quiet(): text must be ASCII (pass its words)");
+            return NULL;
+        }
+        const unsigned char *s = PyUnicode_1BYTE_DATA(arg);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(arg), i = 0;
+        if (ids_reserve(c, len / 2 + 1) < 0)
+            return NULL;
+        unsigned char small[256];
+        while (i < len) {
+            unsigned char ch = s[i];
+            if (!(((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') || (ch >= '0' && ch <= '9'))) {
+                i++;
+                continue;
+            }
+            Py_ssize_t start = i;
+            while (i < len) {
+                ch = s[i];
+                if (!(((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') || (ch >= '0' && ch <= '9')))
+                    break;
+                i++;
+            }
+            Py_ssize_t n = i - start;
+            int32_t id = -1;
+            if (n <= (Py_ssize_t)sizeof(small)) { /* longer words are not holdout words */
+                for (Py_ssize_t k = 0; k < n; k++) {
+                    unsigned char x = s[start + k];
+                    small[k] = (x >= 'A' && x <= 'Z') ? (unsigned char)(x + 32) : x;
+                }
+                id = word_id(c, small, n);
+            } else {
+                PyObject *sub = PyUnicode_Substring(arg, start, i), *low = NULL;
+                if (sub)
+                    low = PyObject_CallMethod(sub, "lower", NULL);
+                Py_XDECREF(sub);
+                if (!low)
+                    return NULL;
+                id = word_id(c, PyUnicode_1BYTE_DATA(low), n);
+                Py_DECREF(low);
+            }
+            c->ids[nw++] = id;
+        }
+    } else if (PyList_Check(arg)) {
+        Py_ssize_t m = PyList_GET_SIZE(arg);
+        if (ids_reserve(c, m + 1) < 0)
+            return NULL;
+        for (Py_ssize_t k = 0; k < m; k++) {
+            Py_ssize_t len;
+            const char *u = PyUnicode_Check(PyList_GET_ITEM(arg, k))
+                                ? PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(arg, k), &len)
+                                : NULL;
+            if (!u) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_TypeError, "contamination_quiet(): words are str");
+                return NULL;
+            }
+            c->ids[nw++] = word_id(c, (const unsigned char *)u, len);
+        }
+    } else {
+        PyErr_SetString(PyExc_TypeError, "contamination_quiet() needs ASCII text or a list of words");
+        return NULL;
+    }
+    return PyBool_FromLong(!cscreen_maybe(c, c->ids, nw));
+}
+
 static int cmp_i64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
@@ -766,6 +1249,12 @@ static PyObject *union_features(PyObject *self, PyObject *arg) {
 }
 
 static PyMethodDef methods[] = {
+    {"contamination_screen", contamination_screen, METH_VARARGS,
+     "contamination_screen(words, codes, common, idf, postings, total, cw, n, grams, shorts, "
+     "min_containment) -> capsule: the holdout index in C tables."},
+    {"contamination_quiet", contamination_quiet, METH_VARARGS,
+     "contamination_quiet(screen, ascii_text_or_words) -> bool: True when the field cannot "
+     "match any holdout item."},
     {"contamination_match", contamination_match, METH_VARARGS,
      "contamination_match(words, state) -> (hits, first, exact, near) | None: "
      "ContaminationDetector._match on its state tuple."},

@@ -243,6 +243,8 @@ class ContaminationDetector:
         word_sets: dict[str, set[str]] = {}
         vocab: set[str] = set()
         first_of: dict[int, str] = {}
+        seq_of: dict[int, tuple[str, ...]] = {}
+        short_seqs: list[tuple[str, ...]] = []
         short_first: dict[int, set[str]] = {}
         for item in items:
             self.items[item.item_id] = item
@@ -255,18 +257,23 @@ class ContaminationDetector:
                 for i in range(len(words) - self.n + 1):
                     h = _h(words[i : i + self.n])
                     hs.add(h)
-                    first_of.setdefault(h, words[i])
+                    if h not in first_of:
+                        first_of[h] = words[i]
+                        seq_of[h] = tuple(words[i : i + self.n])
                 self.grams_per_item[item.item_id] = len(hs)
                 for h in hs:
                     df.setdefault(h, set()).add(item.item_id)
             elif len(words) >= min_short:
                 self.short.setdefault(len(words), {})[_h(words)] = item.item_id
+                short_seqs.append(tuple(words))
                 short_first.setdefault(len(words), set()).add(words[0])
         gram_first: set[str] = set()
+        kept_seqs: list[tuple[str, ...]] = []
         for h, owners in df.items():
             if len(owners) <= max_df:
                 self.grams[h] = sorted(owners)[0]
                 gram_first.add(first_of[h])
+                kept_seqs.append(seq_of[h])
         # inverse-document-frequency weights of item words, across the holdout items
         n_items = max(1, len(self.items))
         word_df: dict[str, int] = {}
@@ -326,6 +333,7 @@ class ContaminationDetector:
         self._window_starts = re.compile(b"(?=\\x02[\\x01\\x02]{%d})" % (self.n - 1))
         self._runs = {k: re.compile(b"[\\x01\\x02]{%d,}" % k) for k in self.short}
         self.short_first: dict[int, frozenset[str]] = {k: frozenset(v) for k, v in short_first.items()}
+        self._screen = self._native_screen(sorted(vocab), kept_seqs, short_seqs)
         # what the C extension's ``contamination_match`` reads (the order is its contract)
         self._state = (
             self._code,
@@ -348,13 +356,49 @@ class ContaminationDetector:
             sum,
         )
 
+    def _native_screen(
+        self, vocab: list[str], grams: list[tuple[str, ...]], shorts: list[tuple[str, ...]]
+    ) -> Any:
+        """The holdout index in the C extension's tables (``None`` without the extension):
+        it clears, without creating Python objects, the fields that cannot match."""
+        if _NATIVE is None or self.n > 64:
+            return None
+        ids = {w: i for i, w in enumerate(vocab)}
+        items = sorted(self.item_weight)
+        item_index = {o: i for i, o in enumerate(items)}
+        return _NATIVE.contamination_screen(
+            vocab,
+            bytes(self._code[w] for w in vocab),
+            bytes(w in self.common_words for w in vocab),
+            [float(self.idf.get(w, 0.0)) for w in vocab],
+            [[item_index[o] for o in self.postings.get(w, ())] for w in vocab],
+            [float(self.item_weight[o]) for o in items],
+            [float(self.common_weight[o]) for o in items],
+            self.n,
+            [tuple(ids[w] for w in seq) for seq in grams],
+            [tuple(ids[w] for w in seq) for seq in shorts],
+            self.min_containment,
+        )
+
     def scan(self, record: Record) -> Iterator[Finding]:
         """Holdout overlap in every field of ``record``."""
         if not self.grams and not self.short and not self.postings:
             return
         native_match = _NATIVE.contamination_match if _NATIVE is not None else None
+        screen = self._screen
         for field in record.fields:
-            words = normalise(field.text)
+            words: list[str] | None = None
+            if screen is not None:
+                # most fields share nothing with the holdout: cleared in C, no words made
+                if field.text.isascii():
+                    if _NATIVE.contamination_quiet(screen, field.text):
+                        continue
+                else:
+                    words = normalise(field.text)
+                    if _NATIVE.contamination_quiet(screen, words):
+                        continue
+            if words is None:
+                words = normalise(field.text)
             if native_match is not None:
                 found = native_match(words, self._state)
                 if found is None:
