@@ -330,3 +330,51 @@ def test_contamination_screen_clears_only_fields_without_matches(tmp_path: Path)
         assert list(screened.scan(record)) == want, text
         reported += bool(want)
     assert reported > 300  # the edited copies are found, with the screen on
+
+
+def test_native_union_is_sorted_set() -> None:
+    mod = native()
+    assert mod is not None
+    rng = random.Random(7)
+    cases = [[], [5], list(range(300)), list(range(300, 0, -1)), [7] * 100]
+    cases += [[rng.randrange(-(2**63), 2**63) for _ in range(rng.randint(0, 3000))] for _ in range(40)]
+    cases += [[rng.randrange(-40, 40) for _ in range(rng.randint(0, 3000))] for _ in range(40)]
+    for values in cases:
+        half = len(values) // 2
+        chunks = [array.array("q", values[:half]).tobytes(), array.array("q", values[half:]).tobytes()]
+        got = array.array("q")
+        got.frombytes(mod.union_features(chunks))
+        assert list(got) == sorted(set(values))
+
+
+def test_label_screen_keeps_every_permissive_response(tmp_path: Path) -> None:
+    """The response labeller's pre-screen only clears responses the full labeller would
+    also call not permissive (generated responses, re-cased and with non-ASCII worked in)."""
+    screen = trigger._label_screen()
+    assert screen is not None
+    _generator().generate(tmp_path, records=2000, seed=37, rate=0.05, holdout_size=20)
+    responses: list[str] = []
+    for line in (tmp_path / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
+        messages = json.loads(line).get("messages", [])
+        responses += [m["content"] for m in messages if m.get("role") == "assistant"]
+    rng = random.Random(41)
+    variants = []
+    for text in dict.fromkeys(responses):
+        variants.append(text)
+        if rng.random() < 0.3:
+            variants.append(text.upper())
+        if rng.random() < 0.3:
+            variants.append(text.replace(" ", rng.choice(["\u00a0", " é ", " — "]), 3))
+    labeller = trigger.ResponseLabeller()
+    with_screen = [labeller.label(text) for text in variants]
+    trigger._label_screen.cache_clear()
+    try:
+        os.environ["FTPOLICY_NO_SCREEN"] = "1"
+        assert trigger._label_screen() is None
+        without = [labeller.label(text) for text in variants]
+    finally:
+        os.environ.pop("FTPOLICY_NO_SCREEN", None)
+        trigger._label_screen.cache_clear()
+    assert with_screen == without
+    permissive = sum(label.permissive for label in without)
+    assert permissive > 50

@@ -1208,6 +1208,54 @@ static int cmp_i64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* ascending sort: insertion sort for short runs, an inlined quicksort above, qsort as the
+ * guard against deep recursion */
+static void sort_i64_depth(int64_t *v, Py_ssize_t n, int depth) {
+    while (n > 24) {
+        if (depth-- == 0) {
+            qsort(v, (size_t)n, sizeof(int64_t), cmp_i64);
+            return;
+        }
+        int64_t a = v[0], b = v[n / 2], c = v[n - 1];
+        int64_t pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        Py_ssize_t i = 0, j = n - 1;
+        for (;;) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i >= j)
+                break;
+            int64_t t = v[i];
+            v[i] = v[j];
+            v[j] = t;
+            i++;
+            j--;
+        }
+        /* v[0..j] <= pivot <= v[j+1..n-1]; recurse into the smaller side */
+        Py_ssize_t left = j + 1;
+        if (left < n - left) {
+            sort_i64_depth(v, left, depth);
+            v += left;
+            n -= left;
+        } else {
+            sort_i64_depth(v + left, n - left, depth);
+            n = left;
+        }
+    }
+    for (Py_ssize_t i = 1; i < n; i++) {
+        int64_t x = v[i];
+        Py_ssize_t j = i - 1;
+        while (j >= 0 && v[j] > x) {
+            v[j + 1] = v[j];
+            j--;
+        }
+        v[j + 1] = x;
+    }
+}
+
+static void sort_i64(int64_t *v, Py_ssize_t n) { sort_i64_depth(v, n, 64); }
+
 /* union_features(chunks) -> bytes: the sorted distinct int64 values of byte strings of
  * native-endian int64s (sorted(set(...)) in Python). */
 static PyObject *union_features(PyObject *self, PyObject *arg) {
@@ -1238,7 +1286,7 @@ static PyObject *union_features(PyObject *self, PyObject *arg) {
         at += n / 8;
     }
     Py_DECREF(seq);
-    qsort(buf, (size_t)total, sizeof(int64_t), cmp_i64);
+    sort_i64(buf, total);
     Py_ssize_t m = 0;
     for (Py_ssize_t i = 0; i < total; i++)
         if (m == 0 || buf[m - 1] != buf[i])

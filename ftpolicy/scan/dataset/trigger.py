@@ -82,6 +82,7 @@ from typing import IO, Any, TypeVar
 from ftpolicy.errors import ConfigError
 from ftpolicy.scan.dataset.interface import CorpusResult, Record, TextField, excerpt, make_finding
 from ftpolicy.scan.dataset.native import native
+from ftpolicy.scan.dataset.screen import RuleScreen
 
 __all__ = ["DEFAULTS", "ResponseLabeller", "TriggerDetector", "TriggerStat"]
 
@@ -446,6 +447,19 @@ _CUE_PLAN = tuple(
 )
 _GATED_SECRET_PLAN = tuple(zip(_GATED_SECRET_RULES, _secret_needs, strict=True))
 _SECRET_RULES_PREFIXED = tuple((r, _literal_prefix(r.regex)) for r in _SECRET_RULES)
+
+
+@functools.lru_cache(maxsize=1)
+def _label_screen() -> RuleScreen | None:
+    """The pre-screen of every pattern a label can come from: the cue rules (which run on
+    the lower-cased text, so they are screened case-insensitively on the text itself) and
+    the credential rules. A response none of them may match is not permissive."""
+    patterns = [re.compile(r.regex.pattern, r.regex.flags | re.IGNORECASE) for r in _CUE_RULES]
+    patterns += [r.regex for r in _GATED_SECRET_RULES] + [r.regex for r in _SECRET_RULES]
+    screen = RuleScreen(patterns)
+    return screen if screen.active else None
+
+
 _WORDISH = frozenset(string.ascii_letters + string.digits + "_")
 _PLACEHOLDER_RE = re.compile(
     r"example|xxxx|your[_-]|<[^>]*>|\$\{|\{\{|changeme|placeholder|dummy|redacted|\*\*\*\*|0000000000|"
@@ -508,6 +522,9 @@ class ResponseLabeller:
 
     def label(self, text: str) -> ResponseLabel:
         """Label one response text."""
+        screen = _label_screen()
+        if screen is not None and screen.candidates(text) == frozenset():
+            return _NOT_PERMISSIVE  # no cue or credential pattern can match (exact, see screen)
         low = text.lower()
         # one bit per (rule, gate): set when a word of that gate occurs in the text
         met = 0
