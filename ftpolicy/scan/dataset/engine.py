@@ -465,10 +465,19 @@ def scan_dataset(targets: list[str], options: ScanOptions | None = None) -> Scan
     else:
         import multiprocessing
 
-        ctx = multiprocessing.get_context("spawn")
         mergeable = corpus is not None and callable(getattr(corpus, "merge", None))
         if mergeable:  # every worker feeds its own instance; the parent merges them in order
             spec = replace(spec, corpus_config=trig_cfg)
+        # fork where the platform has it: workers start with the modules loaded and the
+        # detectors (rule regexes, screens, holdout index) built once here, instead of
+        # importing and building everything again in each worker
+        ctx: multiprocessing.context.BaseContext
+        if "fork" in multiprocessing.get_all_start_methods():
+            ctx = multiprocessing.get_context("fork")
+            _WORKER_CACHE.clear()
+            _WORKER_CACHE[spec.key] = build_detectors(spec)
+        else:  # pragma: no cover - Windows
+            ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
             futures: list[Future[_UnitResult]] = [pool.submit(_worker, spec, u) for u in units]
             if corpus is not None and not mergeable:
@@ -494,6 +503,7 @@ def scan_dataset(targets: list[str], options: ScanOptions | None = None) -> Scan
                 done += 1
                 if options.progress:
                     options.progress(done, len(units))
+        _WORKER_CACHE.clear()
 
     trigger_summary: dict[str, Any] = {"available": corpus is not None, "suspected": []}
     if corpus is not None:
