@@ -365,16 +365,20 @@ def main(argv: list[str] | None = None) -> int:
             f"records per CPU-second {n / ft_cpu / ds_cpu_rate:,.1f}x"
         )
         better = ft_prf[0] > ds_prf[0] and ft_prf[1] >= ds_prf[1]
+        # judged per CPU-second: --jobs spreads ftpolicy over the cores while detect-secrets
+        # runs on one, so the wall ratio would credit ftpolicy with the machine's core count
+        cpu_ratio = n / ft_cpu / ds_cpu_rate
         print(
-            f"throughput ratio ftpolicy / detect-secrets: {ratio:,.1f}x (target >= {RATIO_TARGET:g}x): "
-            f"{'PASS' if ratio >= RATIO_TARGET else 'FAIL'}"
+            f"throughput ratio ftpolicy / detect-secrets per CPU-second: {cpu_ratio:,.1f}x "
+            f"(target >= {RATIO_TARGET:g}x): {'PASS' if cpu_ratio >= RATIO_TARGET else 'FAIL'} "
+            f"(wall records/s: {ratio:,.1f}x with --jobs {args.jobs})"
         )
         print(
             f"secret precision/recall ftpolicy {ft_prf[0]:.3f}/{ft_prf[1]:.3f} vs detect-secrets "
             f"{ds_prf[0]:.3f}/{ds_prf[1]:.3f}: {'PASS' if better else 'FAIL'} "
             "(higher precision, recall not lower)"
         )
-        ok = ratio >= RATIO_TARGET and better
+        ok = cpu_ratio >= RATIO_TARGET and better
     print(f"ftpolicy peak RSS: {peak:.0f} MiB; load average now {_load()}")
     return 0 if ok else 1
 

@@ -43,6 +43,7 @@ from ftpolicy.scan.dataset.interface import (
     CorpusResult,
     Record,
     RecordDetector,
+    TextField,
     fingerprint,
 )
 from ftpolicy.scan.dataset.readers import (
@@ -291,25 +292,33 @@ class _FieldMemo:
             self.shared is not None and getattr(getattr(d, "index", None), "_shared", None) is self.shared
             for d in detectors
         )
-        self.seen: dict[tuple[str, str, str, str], list[Finding]] = {}
+        self.seen: dict[tuple[str, TextField], list[Finding]] = {}
         self.chars = 0
 
     def scan(self, item: Record, out: list[Finding]) -> None:
         """Append the findings of every record detector for ``item`` to ``out``."""
         seen = self.seen
+        file = item.file
         fields = item.fields
-        keys = [(item.file, f.path, f.role, f.text) for f in fields]
-        hits = [seen.get(k) for k in keys]
-        todo = tuple(f for f, h in zip(fields, hits, strict=True) if h is None)
+        todo: list[TextField] = []
+        remembered: list[Finding] | None = None
+        for f in fields:
+            hit = seen.get((file, f))
+            if hit is None:
+                todo.append(f)
+            elif hit:
+                if remembered is None:
+                    remembered = []
+                remembered.extend(hit)
         if todo:
-            sub = item if len(todo) == len(fields) else Record(item.file, item.line, todo, item.key)
+            sub = item if len(todo) == len(fields) else Record(file, item.line, tuple(todo), item.key)
             fresh: list[Finding] = []
             loud = sub
             if self.shared is not None:
                 quiet = self.shared.quiet
-                kept = tuple(f for f in sub.fields if not quiet(f.text))
-                if len(kept) != len(sub.fields):
-                    loud = Record(item.file, item.line, kept, item.key)
+                kept = [f for f in todo if not quiet(f.text)]
+                if len(kept) != len(todo):
+                    loud = Record(file, item.line, tuple(kept), item.key)
             for det, screened in zip(self.detectors, self.screened, strict=True):
                 if not screened:
                     fresh.extend(det.scan(sub))
@@ -322,13 +331,15 @@ class _FieldMemo:
             by_path: dict[str, list[Finding]] = {}
             for finding in fresh:
                 by_path.setdefault(str(finding.properties.get("field", "")), []).append(finding)
-            for field, key, hit in zip(fields, keys, hits, strict=True):
-                if hit is None and len(field.text) <= MEMO_MAX_TEXT:
-                    seen[key] = by_path.get(field.path, [])
-                    self.chars += len(field.text)
-        for hit in hits:
-            if hit:
-                out.extend(_moved(finding, item) for finding in hit)
+            for f in todo:
+                if len(f.text) <= MEMO_MAX_TEXT:
+                    seen[(file, f)] = by_path.get(f.path, _NONE)
+                    self.chars += len(f.text)
+        if remembered:
+            out.extend(_moved(finding, item) for finding in remembered)
+
+
+_NONE: list[Finding] = []  # shared by the fields without findings (never appended to)
 
 
 def _shared_index(detectors: list[RecordDetector]) -> SharedKeywordIndex | None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from ftpolicy.report import SEVERITY_LEVEL, Finding
 
@@ -46,8 +46,7 @@ MALFORMED = "malformed"
 Role = Literal["prompt", "response"]
 
 
-@dataclass(frozen=True)
-class TextField:
+class TextField(NamedTuple):
     """One piece of text inside a record.
 
     ``path`` locates it in the record (``messages[2].content``, ``output``, ``chosen``);
@@ -63,8 +62,7 @@ class TextField:
     text: str
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One training example: where it is and the text fields it carries.
 
     ``line`` is the 1-based line of the record in the (decompressed) JSONL file, or the

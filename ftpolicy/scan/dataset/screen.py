@@ -46,12 +46,13 @@ __all__ = ["RuleScreen", "cache_dir", "widen"]
 # syntax that Python's ``re`` and Hyperscan read differently (or Hyperscan lacks)
 _NOT_PORTABLE = re.compile(r"\{,|\(\?>|\(\?\(|[*+?}]\+|\\[NuUx]|\(\?[aiLmsu]*[xLau]")
 _REPEAT = re.compile(r"\{(\d*)(,?)(\d*)\}")
-# ASCII text in which Python and Hyperscan agree on \s (Python also counts \x0b and \x1c-\x1f)
-_NOT_SCREENABLE = re.compile(r"[\x0b\x1c-\x1f]")
-# ... and in other text also the characters that Python's case-insensitive matching equates
-# with ASCII letters (dotted/dotless i, long s, Kelvin sign)
-_NOT_SCREENABLE_U = re.compile("[\x0b\x1c-\x1f\u0130\u0131\u017f\u212a]")
-_SCREEN_VERSION = "1"
+# Characters on which the screen stands aside: Python's \s also takes \x0b and \x1c-\x1f,
+# which Hyperscan's does not; in other text also the characters that Python's
+# case-insensitive matching equates with ASCII letters (dotted/dotless i, long s, Kelvin).
+# Each database holds them as one more expression, so the same scan finds them.
+_GUARD = r"[\x0b\x1c-\x1f]"
+_GUARD_U = r"[\x0b\x1c-\x1f]|\x{130}|\x{131}|\x{17f}|\x{212a}"
+_SCREEN_VERSION = "2"
 
 
 def cache_dir() -> Path:
@@ -223,12 +224,23 @@ class RuleScreen:
                     exprs.append(text.encode("utf-8"))
                     ids.append(i)
                     flags.append(f)
+            # one more expression per database, reported as rule ``size``: the characters on
+            # which the screen must stand aside (found in the same scan, not by a regex pass)
+            guard = hs.HS_FLAG_SINGLEMATCH | hs.HS_FLAG_UTF8
             if plain[0]:
+                plain[0].append(_GUARD.encode())
+                plain[1].append(self.size)
+                plain[2].append(guard)
                 self._db, rejected = self._database(*plain)
                 always.update(rejected)
             if wide[0]:
+                wide[0].append(_GUARD_U.encode())
+                wide[1].append(self.size)
+                wide[2].append(guard)
                 self._udb, rejected = self._database(*wide)
                 always_u.update(rejected)
+            if self.size in always or self.size in always_u:  # pragma: no cover - the guards compile
+                self._db = self._udb = None
         self.always = frozenset(always)
         self.always_u = frozenset(always_u)
         self._found: set[int] = set()
@@ -284,13 +296,13 @@ class RuleScreen:
         """Rules that may match ``text`` (a superset of those that do), or ``None``."""
         if text.isascii():
             db = self._db
-            if db is None or _NOT_SCREENABLE.search(text) is not None:
+            if db is None:
                 return None
             data = text.encode("ascii")
             always = self.always
         else:
             db = self._udb
-            if db is None or _NOT_SCREENABLE_U.search(text) is not None:
+            if db is None:
                 return None
             try:
                 data = text.encode("utf-8")
@@ -302,6 +314,8 @@ class RuleScreen:
         db.scan(data, match_event_handler=self._on_match)
         if not found:
             return always
+        if self.size in found:
+            return None  # a guard character (see _GUARD): every rule must run
         return always.union(found)
 
 
