@@ -378,3 +378,20 @@ def test_label_screen_keeps_every_permissive_response(tmp_path: Path) -> None:
     assert with_screen == without
     permissive = sum(label.permissive for label in without)
     assert permissive > 50
+
+
+def test_native_int_set_select() -> None:
+    mod = native()
+    assert mod is not None
+    rng = random.Random(9)
+    for _ in range(50):
+        wanted = {rng.randrange(-(2**63), 2**63) for _ in range(rng.randint(0, 300))}
+        pool = list(wanted) + [rng.randrange(-(2**63), 2**63) for _ in range(300)]
+        values = array.array("q", [rng.choice(pool) for _ in range(rng.randint(0, 2000))])
+        members = mod.int_set(array.array("q", sorted(wanted)))
+        got = array.array("q")
+        got.frombytes(mod.int_set_select(members, values, False))
+        assert list(got) == [v for v in values if v in wanted]
+        at = array.array("q")
+        at.frombytes(mod.int_set_select(members, values, True))
+        assert list(at) == [i for i, v in enumerate(values) if v in wanted]

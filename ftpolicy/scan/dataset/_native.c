@@ -36,6 +36,10 @@
  *       report anything for the field (necessary conditions only: the exact match runs
  *       on the rest).
  *
+ *   int_set(values) -> capsule; int_set_select(capsule, values, positions) -> bytes
+ *       the members of an int64 set among a buffer of int64s (or their indexes), in order:
+ *       set.intersection and array.index over a spilled frame of trigger features.
+ *
  *   word_codes(words, code) -> bytes
  *       bytes(map(code.get, words, repeat(0))): the contamination word mask.
  */
@@ -1296,7 +1300,123 @@ static PyObject *union_features(PyObject *self, PyObject *arg) {
     return out;
 }
 
+/* -- int64 sets ------------------------------------------------------------------------------
+ * int_set(values) -> capsule: an open-addressing hash set of int64 values (bytes of
+ * native-endian int64s); int_set_select(capsule, values, positions) -> bytes: the values
+ * of the second buffer that are members, in order and with repeats (or, with positions
+ * true, their indexes): set.intersection / array.index over a spilled frame without a
+ * Python int per element. */
+
+typedef struct {
+    int64_t *keys;
+    uint8_t *used;
+    size_t cap;
+} iset;
+
+static void iset_free(PyObject *cap) {
+    iset *s = PyCapsule_GetPointer(cap, "ftpolicy.int_set");
+    if (s) {
+        PyMem_Free(s->keys);
+        PyMem_Free(s->used);
+        PyMem_Free(s);
+    }
+}
+
+static inline size_t iset_slot(uint64_t v, size_t cap) { return (size_t)mix64(v) & (cap - 1); }
+
+static PyObject *int_set(PyObject *self, PyObject *arg) {
+    (void)self;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (view.len % 8) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "int_set() needs int64 values");
+        return NULL;
+    }
+    Py_ssize_t n = view.len / 8;
+    iset *s = PyMem_Calloc(1, sizeof(iset));
+    if (!s) {
+        PyBuffer_Release(&view);
+        return PyErr_NoMemory();
+    }
+    s->cap = pow2_at_least((size_t)n * 2 + 2);
+    s->keys = PyMem_Malloc(s->cap * sizeof(int64_t));
+    s->used = PyMem_Calloc(s->cap, 1);
+    if (!s->keys || !s->used) {
+        PyMem_Free(s->keys);
+        PyMem_Free(s->used);
+        PyMem_Free(s);
+        PyBuffer_Release(&view);
+        return PyErr_NoMemory();
+    }
+    const int64_t *v = view.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t x;
+        memcpy(&x, v + i, 8);
+        size_t j = iset_slot((uint64_t)x, s->cap);
+        while (s->used[j] && s->keys[j] != x)
+            j = (j + 1) & (s->cap - 1);
+        s->used[j] = 1;
+        s->keys[j] = x;
+    }
+    PyBuffer_Release(&view);
+    PyObject *cap = PyCapsule_New(s, "ftpolicy.int_set", iset_free);
+    if (!cap) {
+        PyMem_Free(s->keys);
+        PyMem_Free(s->used);
+        PyMem_Free(s);
+    }
+    return cap;
+}
+
+static PyObject *int_set_select(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *cap, *buf;
+    int positions;
+    if (!PyArg_ParseTuple(args, "OOp:int_set_select", &cap, &buf, &positions))
+        return NULL;
+    iset *s = PyCapsule_GetPointer(cap, "ftpolicy.int_set");
+    if (!s)
+        return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (view.len % 8) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "int_set_select() needs int64 values");
+        return NULL;
+    }
+    Py_ssize_t n = view.len / 8, m = 0;
+    int64_t *out = PyMem_Malloc(((size_t)n + 1) * sizeof(int64_t));
+    if (!out) {
+        PyBuffer_Release(&view);
+        return PyErr_NoMemory();
+    }
+    const int64_t *v = view.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t x;
+        memcpy(&x, v + i, 8);
+        size_t j = iset_slot((uint64_t)x, s->cap);
+        while (s->used[j]) {
+            if (s->keys[j] == x) {
+                out[m++] = positions ? (int64_t)i : x;
+                break;
+            }
+            j = (j + 1) & (s->cap - 1);
+        }
+    }
+    PyBuffer_Release(&view);
+    PyObject *res = PyBytes_FromStringAndSize((const char *)out, m * 8);
+    PyMem_Free(out);
+    return res;
+}
+
 static PyMethodDef methods[] = {
+    {"int_set", int_set, METH_O, "int_set(values) -> capsule: a hash set of int64 values."},
+    {"int_set_select", int_set_select, METH_VARARGS,
+     "int_set_select(set, values, positions) -> bytes: the members among values (or their "
+     "indexes), in order."},
     {"contamination_screen", contamination_screen, METH_VARARGS,
      "contamination_screen(words, codes, common, idf, postings, total, cw, n, grams, shorts, "
      "min_containment) -> capsule: the holdout index in C tables."},

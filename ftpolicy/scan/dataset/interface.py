@@ -147,16 +147,16 @@ def excerpt(text: str, start: int, end: int, width: int = 60, replacement: str |
     return _one_line(out)
 
 
+# control characters as escapes (line breaks and tabs as spaces): excerpts stay one line
+_ONE_LINE = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {
+    ord("\r"): " ",
+    ord("\n"): " ",
+    ord("\t"): " ",
+}
+
+
 def _one_line(s: str) -> str:
-    chars: list[str] = []
-    for ch in s:
-        if ch in "\r\n\t":
-            chars.append(" ")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            chars.append(f"\\x{ord(ch):02x}")
-        else:
-            chars.append(ch)
-    return "".join(chars)
+    return s.translate(_ONE_LINE)
 
 
 def redact(value: str, keep: int = 4) -> str:

@@ -1054,19 +1054,24 @@ class TriggerDetector:
 
     def _replay_carriers(self, wanted: set[int]) -> Iterator[_Spilled]:
         """The spilled records that carry one of the ``wanted`` features, in corpus order."""
+        members = _NATIVE.int_set(array("q", sorted(wanted))) if _NATIVE is not None else None
         for offsets, _flags, feats, meta in self._frames():
-            present = wanted.intersection(feats)
-            if not present:
-                continue
             carriers: set[int] = set()
-            for h in present:  # where each occurs; each record holds a feature at most once
-                at = feats.index(h)
-                while True:
-                    carriers.add(bisect.bisect_right(offsets, at) - 1)
-                    try:
-                        at = feats.index(h, at + 1)
-                    except ValueError:
-                        break
+            if members is not None:  # positions of the wanted features, found in C
+                at_all = array("q")
+                at_all.frombytes(_NATIVE.int_set_select(members, feats, True))
+                carriers.update(bisect.bisect_right(offsets, at) - 1 for at in at_all)
+            else:
+                for h in wanted.intersection(feats):  # each record holds a feature at most once
+                    at = feats.index(h)
+                    while True:
+                        carriers.add(bisect.bisect_right(offsets, at) - 1)
+                        try:
+                            at = feats.index(h, at + 1)
+                        except ValueError:
+                            break
+            if not carriers:
+                continue
             rows: list[_Meta] = marshal.loads(meta)
             for i in sorted(carriers):
                 yield (*rows[i], feats[offsets[i] : offsets[i + 1]])
@@ -1112,14 +1117,26 @@ class TriggerDetector:
         limit = {h: min(max_df, int((c + self._prune_floor) / self.min_rate)) for h, c in kcount.items()}
         alive = set(kcount)
         df: Counter[int] = Counter()
+        # the candidates, as a C hash set: a frame's candidate features are picked out without
+        # a Python int per feature (a candidate dropped below is still picked out; it is
+        # counted on but no longer used, so the outcome is the same)
+        members = _NATIVE.int_set(array("q", sorted(alive))) if _NATIVE is not None else None
         for _offsets, _flags, feats, _meta in self._frames():
-            present = alive.intersection(feats)
-            if not present:
-                continue
-            # a record holds each feature at most once: occurrences in the batch = records
-            df.update(filter(present.__contains__, feats))
+            if members is not None:
+                chosen = array("q")
+                chosen.frombytes(_NATIVE.int_set_select(members, feats, False))
+                if not chosen:
+                    continue
+                df.update(chosen)
+                present = set(chosen)
+            else:
+                present = alive.intersection(feats)
+                if not present:
+                    continue
+                # a record holds each feature at most once: occurrences in the batch = records
+                df.update(filter(present.__contains__, feats))
             for h in present:
-                if df[h] > limit[h]:
+                if h in alive and df[h] > limit[h]:
                     alive.discard(h)
         seeds: list[tuple[float, int]] = []
         for h in alive:
