@@ -1121,6 +1121,7 @@ class TriggerDetector:
         # a Python int per feature (a candidate dropped below is still picked out; it is
         # counted on but no longer used, so the outcome is the same)
         members = _NATIVE.int_set(array("q", sorted(alive))) if _NATIVE is not None else None
+        built = len(alive)
         for _offsets, _flags, feats, _meta in self._frames():
             if members is not None:
                 chosen = array("q")
@@ -1138,6 +1139,9 @@ class TriggerDetector:
             for h in present:
                 if h in alive and df[h] > limit[h]:
                     alive.discard(h)
+            if members is not None and len(alive) < 0.8 * built:  # common features dropped out
+                members = _NATIVE.int_set(array("q", sorted(alive)))
+                built = len(alive)
         seeds: list[tuple[float, int]] = []
         for h in alive:
             n, k = df[h], kcount[h]
