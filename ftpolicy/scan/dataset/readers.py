@@ -290,25 +290,53 @@ def _content_text(content: Any) -> str | None:
     return None
 
 
+_MISSING = object()
+# role as written -> side (filled as roles are met; a handful of distinct values)
+_SIDES: dict[str, str] = {}
+# (base, index, content key) -> field path (a few distinct message positions)
+_PATHS: dict[tuple[str, int, str], str] = {}
+
+
+def _path(base: str, i: int, key: str) -> str:
+    path = _PATHS.get((base, i, key))
+    if path is None:
+        path = f"{base}[{i}].{key}"
+        if len(_PATHS) < 4096:
+            _PATHS[(base, i, key)] = path
+    return path
+
+
 def _messages(msgs: Any, base: str, out: list[TextField], default_role: str | None = None) -> str | None:
     if not isinstance(msgs, list):
         return f"{base} is not a list"
     for i, msg in enumerate(msgs):
-        if not isinstance(msg, dict):
+        if type(msg) is not dict and not isinstance(msg, dict):
             return f"{base}[{i}] is not an object"
-        role = msg.get("role", msg.get("from"))
-        content_key = "content" if "content" in msg or "value" not in msg else "value"
-        text = _content_text(msg.get(content_key))
+        role = msg.get("role", _MISSING)
+        if role is _MISSING:
+            role = msg.get("from")
+        content = msg.get("content", _MISSING)
+        if content is not _MISSING or "value" not in msg:
+            content_key = "content"
+            text = (
+                content if type(content) is str else _content_text(None if content is _MISSING else content)
+            )
+        else:
+            content_key = "value"
+            text = _content_text(msg.get("value"))
         if text is None:
             return f"{base}[{i}].{content_key} is not text"
-        if not isinstance(role, str):
+        if type(role) is str or isinstance(role, str):
+            side = _SIDES.get(role)
+            if side is None:
+                side = "response" if role.lower() in RESPONSE_ROLES else "prompt"
+                if len(_SIDES) < 256:
+                    _SIDES[role] = side
+        else:
             if default_role is None:
                 return f"{base}[{i}] has no role"
             side = default_role
-        else:
-            r = role.lower()
-            side = "response" if r in RESPONSE_ROLES else "prompt"
-        out.append(TextField(f"{base}[{i}].{content_key}", side, text))
+        out.append(TextField(_path(base, i, content_key), side, text))
         calls = msg.get("tool_calls")
         if isinstance(calls, list):
             for j, call in enumerate(calls):

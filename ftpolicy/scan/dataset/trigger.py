@@ -523,7 +523,10 @@ class ResponseLabeller:
     def label(self, text: str) -> ResponseLabel:
         """Label one response text."""
         screen = _label_screen()
-        if screen is not None and screen.candidates(text) == frozenset():
+        # the rules that may match (numbered cue rules, gated credential rules, credential
+        # rules, as in _label_screen); None: all of them
+        may = screen.candidates(text) if screen is not None else None
+        if may is not None and not may:
             return _NOT_PERMISSIVE  # no cue or credential pattern can match (exact, see screen)
         low = text.lower()
         # one bit per (rule, gate): set when a word of that gate occurs in the text
@@ -532,7 +535,9 @@ class ResponseLabeller:
             met |= _GATE_BITS[w]
         reasons: list[str] = []
         cue: set[str] = set()
-        for rule, prefix, need in _CUE_PLAN:
+        for i, (rule, prefix, need) in enumerate(_CUE_PLAN):
+            if may is not None and i not in may:
+                continue
             # Ungated rules start with a literal: a substring test decides most texts.
             if need:
                 if met & need != need:
@@ -541,16 +546,21 @@ class ResponseLabeller:
                 continue
             if self._first(rule, low, cue):
                 reasons.append(rule.reason)
-        if self._credential(text) or any(
-            met & need == need and self._first(rule, text, None) for rule, need in _GATED_SECRET_PLAN
+        gated = len(_CUE_PLAN)
+        if self._credential(text, may) or any(
+            (may is None or gated + i in may) and met & need == need and self._first(rule, text, None)
+            for i, (rule, need) in enumerate(_GATED_SECRET_PLAN)
         ):
             reasons.append("credential")
         if not reasons:
             return _NOT_PERMISSIVE
         return ResponseLabel(True, tuple(dict.fromkeys(reasons)), frozenset(cue))
 
-    def _credential(self, text: str) -> bool:
-        for rule, prefix in _SECRET_RULES_PREFIXED:
+    def _credential(self, text: str, may: frozenset[int] | None = None) -> bool:
+        first = len(_CUE_PLAN) + len(_GATED_SECRET_PLAN)  # numbering of _label_screen
+        for i, (rule, prefix) in enumerate(_SECRET_RULES_PREFIXED):
+            if may is not None and first + i not in may:
+                continue
             if prefix not in text or rule.regex.search(text) is None:
                 continue
             for m in rule.regex.finditer(text):
