@@ -42,14 +42,14 @@ import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ftpolicy.errors import ConfigError, Location, ManifestError, UsageError
 from ftpolicy.report import Finding
-from ftpolicy.scan.dataset.interface import Record, excerpt, fingerprint, make_finding
+from ftpolicy.scan.dataset.interface import Record, TextField, excerpt, fingerprint, make_finding
 from ftpolicy.scan.dataset.native import native
 
 CATEGORY = "contamination"
@@ -379,6 +379,14 @@ class ContaminationDetector:
             [tuple(ids[w] for w in seq) for seq in shorts],
             self.min_containment,
         )
+
+    def worth(self, fields: Sequence[TextField]) -> Sequence[TextField]:
+        """The fields the C screen does not clear (all of them without the extension)."""
+        screen = self._screen
+        if screen is None:
+            return fields
+        quiet = _NATIVE.contamination_quiet
+        return [f for f in fields if not quiet(screen, f.text if f.text.isascii() else normalise(f.text))]
 
     def scan(self, record: Record) -> Iterator[Finding]:
         """Holdout overlap in every field of ``record``."""

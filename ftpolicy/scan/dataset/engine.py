@@ -292,6 +292,8 @@ class _FieldMemo:
             self.shared is not None and getattr(getattr(d, "index", None), "_shared", None) is self.shared
             for d in detectors
         )
+        # the detectors' exact pre-checks of fields (see RecordDetector), where they have one
+        self.worth = tuple(getattr(d, "worth", None) for d in detectors)
         self.seen: dict[tuple[str, TextField], list[Finding]] = {}
         self.chars = 0
 
@@ -319,11 +321,21 @@ class _FieldMemo:
                 kept = [f for f in todo if not quiet(f.text)]
                 if len(kept) != len(todo):
                     loud = Record(file, item.line, tuple(kept), item.key)
-            for det, screened in zip(self.detectors, self.screened, strict=True):
-                if not screened:
+            for det, screened, worth in zip(self.detectors, self.screened, self.worth, strict=True):
+                if screened:
+                    if loud.fields:
+                        fresh.extend(det.scan(loud))
+                elif worth is not None:
+                    some = worth(sub.fields)
+                    if some:
+                        part = (
+                            sub
+                            if len(some) == len(sub.fields)
+                            else Record(file, item.line, tuple(some), item.key)
+                        )
+                        fresh.extend(det.scan(part))
+                else:
                     fresh.extend(det.scan(sub))
-                elif loud.fields:
-                    fresh.extend(det.scan(loud))
             out.extend(fresh)
             if len(seen) + len(todo) > MEMO_MAX_ENTRIES or self.chars > MEMO_MAX_CHARS:
                 seen.clear()

@@ -98,7 +98,12 @@ class CorpusResult:
 
 @runtime_checkable
 class RecordDetector(Protocol):
-    """A detector that judges records one at a time (no cross-record state)."""
+    """A detector that judges records one at a time (no cross-record state).
+
+    Optional extension, detected with ``hasattr``: ``worth(fields)`` returns the fields
+    that could give a finding (a cheap, exact pre-check: a field it leaves out would give
+    none); the engine then shows the detector only those, and skips it when none remain.
+    """
 
     category: str
 

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ftpolicy.report import Finding
-from ftpolicy.scan.dataset.interface import Record, excerpt, fingerprint, make_finding
+from ftpolicy.scan.dataset.interface import Record, TextField, excerpt, fingerprint, make_finding
 
 CATEGORY = "hidden-unicode"
 
@@ -107,6 +107,11 @@ class HiddenUnicodeDetector:
             if _JOINING_SCRIPTS.search(near):
                 return None
         return "zero-width"
+
+    @staticmethod
+    def worth(fields: Sequence[TextField]) -> list[TextField]:
+        """The fields that could hide anything: ASCII text cannot."""
+        return [f for f in fields if not f.text.isascii()]
 
     def scan(self, record: Record) -> Iterator[Finding]:
         """Hidden characters and homoglyph words in every field of ``record``."""
