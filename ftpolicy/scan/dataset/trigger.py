@@ -721,6 +721,9 @@ def _feature_bytes(text: str, limit: int, max_n: int) -> bytes:
     return _feature_hashes_py(text, limit, max_n).tobytes()
 
 
+_NO_FEATURES: array[int] = array("q")  # read only
+
+
 def _union(chunks: list[bytes]) -> array[int]:
     """The sorted distinct features of a record (the union of its prompt fields')."""
     out = array("q")
@@ -906,34 +909,33 @@ class TriggerDetector:
 
     def observe(self, record: Record) -> None:
         """See one record: label its response, hash its prompt n-grams, spill them."""
-        prompts = [f for f in record.fields if f.role == "prompt" and f.text]
-        responses = [
-            f for f in record.fields if f.role == "response" and f.text and not f.path.startswith("rejected")
-        ]
         label = _NOT_PERMISSIVE
         labels = self._labels
-        for f in responses:
-            lab = labels.get(f.text)
-            if lab is None:
-                lab = labels.put(f.text, self._labeller.label(f.text))
-            if lab.permissive:
-                label = (
-                    lab
-                    if not label.permissive
-                    else ResponseLabel(True, label.reasons + lab.reasons, label.cue_words | lab.cue_words)
-                )
+        grams = self._grams
         chunks: list[bytes] = []
         texts: list[tuple[str, str]] = []
-        grams = self._grams
-        for f in prompts:
-            hashes = grams.get(f.text)
-            if hashes is None:
-                hashes = grams.put(f.text, _feature_bytes(f.text, self.max_tokens, self.max_n))
-            if not hashes:
+        for f in record.fields:
+            text = f.text
+            if not text:
                 continue
-            chunks.append(hashes)
-            texts.append((f.path, f.text))
-        feats = _union(chunks)
+            if f.role == "prompt":
+                hashes = grams.get(text)
+                if hashes is None:
+                    hashes = grams.put(text, _feature_bytes(text, self.max_tokens, self.max_n))
+                if hashes:
+                    chunks.append(hashes)
+                    texts.append((f.path, text))
+            elif f.role == "response" and not f.path.startswith("rejected"):
+                lab = labels.get(text)
+                if lab is None:
+                    lab = labels.put(text, self._labeller.label(text))
+                if lab.permissive:
+                    label = (
+                        lab
+                        if not label.permissive
+                        else ResponseLabel(True, label.reasons + lab.reasons, label.cue_words | lab.cue_words)
+                    )
+        feats = _union(chunks) if chunks else _NO_FEATURES
         self._n += 1
         permissive = label.permissive
         if permissive:
@@ -948,7 +950,7 @@ class TriggerDetector:
                 record.line,
                 record.key,
                 permissive,
-                tuple(sorted(label.cue_words)),
+                tuple(sorted(label.cue_words)) if permissive else (),
                 marshal.dumps(texts),  # decoded again only for the records that carry a seed
             )
         )
