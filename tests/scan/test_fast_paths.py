@@ -395,3 +395,48 @@ def test_native_int_set_select() -> None:
         at = array.array("q")
         at.frombytes(mod.int_set_select(members, values, True))
         assert list(at) == [i for i, v in enumerate(values) if v in wanted]
+
+
+def test_native_chat_fields_match_python() -> None:
+    from ftpolicy.scan.dataset import readers
+    from ftpolicy.scan.dataset.interface import TextField
+
+    mod = native()
+    assert mod is not None and readers._NATIVE is mod
+    rng = random.Random(13)
+    roles = [
+        "user",
+        "assistant",
+        "System",
+        "GPT",
+        "bot",
+        "tool",
+        "model",
+        "chatbot",
+        "ASSISTANT",
+        "é",
+        3,
+        None,
+    ]
+    contents = ["hi", "", "naïve — ok", None, ["a", {"text": "b"}], 5]
+    seen_fast = 0
+    for _ in range(3000):
+        msgs: list[object] = []
+        for _ in range(rng.randint(0, 5)):
+            msg: dict[str, object] = {}
+            if rng.random() < 0.9:
+                msg["role"] = rng.choice(roles)
+            if rng.random() < 0.9:
+                msg["content"] = rng.choice(contents)
+            if rng.random() < 0.05:
+                msg["tool_calls"] = [{"function": {"arguments": "{}"}}]
+            if rng.random() < 0.05:
+                msg["value"] = "v"
+            msgs.append(msg if rng.random() < 0.97 else "not a dict")
+        obj: object = {"messages": msgs} if rng.random() < 0.9 else {"conversations": msgs}
+        fast = mod.chat_fields(obj, TextField)
+        if fast is not None:
+            seen_fast += 1
+            assert (fast, None) == readers._record_fields_py(obj)
+            assert all(type(f) is TextField for f in fast)
+    assert seen_fast > 200

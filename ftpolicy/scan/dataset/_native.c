@@ -40,6 +40,10 @@
  *       the members of an int64 set among a buffer of int64s (or their indexes), in order:
  *       set.intersection and array.index over a spilled frame of trigger features.
  *
+ *   chat_fields(obj, TextField) -> list[TextField] | None
+ *       readers.record_fields for a plain chat record (messages of role + content);
+ *       None for any other shape, which the Python reader handles.
+ *
  *   word_codes(words, code) -> bytes
  *       bytes(map(code.get, words, repeat(0))): the contamination word mask.
  */
@@ -1412,7 +1416,102 @@ static PyObject *int_set_select(PyObject *self, PyObject *args) {
     return res;
 }
 
+/* -- chat records --------------------------------------------------------------------------
+ * chat_fields(obj, TextField) -> list[TextField] | None
+ * readers.record_fields for the common chat shape only: a dict whose "messages" is a list
+ * of dicts, each with a str "role" (ASCII) and a str "content" and no "tool_calls"; None
+ * for anything else (the Python reader handles it, with its error messages). */
+
+#define PATH_CACHE 64
+static PyObject *path_cache[PATH_CACHE];
+static PyObject *str_prompt, *str_response, *str_messages, *str_role, *str_content, *str_tool_calls;
+
+static int role_is_response(PyObject *role) {
+    static const char *names[] = {"assistant", "model", "gpt", "bot", "chatbot"};
+    Py_ssize_t n = PyUnicode_GET_LENGTH(role);
+    const unsigned char *s = PyUnicode_1BYTE_DATA(role);
+    if (n > 16)
+        return 0;
+    char low[17];
+    for (Py_ssize_t i = 0; i < n; i++)
+        low[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
+    low[n] = 0;
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+        if (strcmp(low, names[k]) == 0)
+            return 1;
+    return 0;
+}
+
+static PyObject *chat_fields(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *obj, *cls;
+    if (!PyArg_ParseTuple(args, "OO:chat_fields", &obj, &cls))
+        return NULL;
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "chat_fields() needs a tuple subclass");
+        return NULL;
+    }
+    if (!PyDict_CheckExact(obj))
+        Py_RETURN_NONE;
+    PyObject *msgs = PyDict_GetItemWithError(obj, str_messages);
+    if (!msgs) {
+        if (PyErr_Occurred())
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    if (!PyList_CheckExact(msgs))
+        Py_RETURN_NONE;
+    Py_ssize_t n = PyList_GET_SIZE(msgs);
+    /* check the shape first: no partial results */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *msg = PyList_GET_ITEM(msgs, i);
+        if (!PyDict_CheckExact(msg) || i >= PATH_CACHE)
+            Py_RETURN_NONE;
+        PyObject *role = PyDict_GetItemWithError(msg, str_role);
+        PyObject *content = role ? PyDict_GetItemWithError(msg, str_content) : NULL;
+        if (PyErr_Occurred())
+            return NULL;
+        if (!role || !content || !PyUnicode_CheckExact(role) || !PyUnicode_IS_ASCII(role) ||
+            !PyUnicode_CheckExact(content))
+            Py_RETURN_NONE;
+        int has_calls = PyDict_Contains(msg, str_tool_calls);
+        if (has_calls < 0)
+            return NULL;
+        if (has_calls)
+            Py_RETURN_NONE;
+    }
+    PyObject *out = PyList_New(n);
+    if (!out)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *msg = PyList_GET_ITEM(msgs, i);
+        PyObject *role = PyDict_GetItem(msg, str_role);
+        PyObject *content = PyDict_GetItem(msg, str_content);
+        if (!path_cache[i]) {
+            path_cache[i] = PyUnicode_FromFormat("messages[%zd].content", i);
+            if (!path_cache[i]) {
+                Py_DECREF(out);
+                return NULL;
+            }
+        }
+        PyObject *side = role_is_response(role) ? str_response : str_prompt;
+        PyObject *items = PyTuple_Pack(3, path_cache[i], side, content);
+        PyObject *targs = items ? PyTuple_Pack(1, items) : NULL;
+        Py_XDECREF(items);
+        PyObject *field = targs ? PyTuple_Type.tp_new((PyTypeObject *)cls, targs, NULL) : NULL;
+        Py_XDECREF(targs);
+        if (!field) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, field);
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
+    {"chat_fields", chat_fields, METH_VARARGS,
+     "chat_fields(obj, TextField) -> list | None: the text fields of a plain chat record."},
     {"int_set", int_set, METH_O, "int_set(values) -> capsule: a hash set of int64 values."},
     {"int_set_select", int_set_select, METH_VARARGS,
      "int_set_select(set, values, positions) -> bytes: the members among values (or their "
@@ -1445,5 +1544,13 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__native(void) {
     crc_init();
+    str_prompt = PyUnicode_InternFromString("prompt");
+    str_response = PyUnicode_InternFromString("response");
+    str_messages = PyUnicode_InternFromString("messages");
+    str_role = PyUnicode_InternFromString("role");
+    str_content = PyUnicode_InternFromString("content");
+    str_tool_calls = PyUnicode_InternFromString("tool_calls");
+    if (!str_prompt || !str_response || !str_messages || !str_role || !str_content || !str_tool_calls)
+        return NULL;
     return PyModule_Create(&module);
 }

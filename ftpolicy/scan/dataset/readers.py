@@ -29,6 +29,7 @@ from typing import IO, Any
 from ftpolicy.errors import UsageError
 from ftpolicy.report import Finding
 from ftpolicy.scan.dataset.interface import MALFORMED, Record, TextField
+from ftpolicy.scan.dataset.native import native
 
 try:  # orjson is a declared dependency; the fallback keeps a broken install usable
     import orjson
@@ -361,6 +362,15 @@ def _side(obj: dict[str, Any], key: str, role: str, out: list[TextField]) -> str
 
 def record_fields(obj: Any) -> tuple[list[TextField], str | None]:
     """The text fields of a decoded record and, when its shape is unknown, why."""
+    if _NATIVE is not None:  # plain chat records, read in C (the same fields; checked at import)
+        fast: list[TextField] | None = _NATIVE.chat_fields(obj, TextField)
+        if fast is not None:
+            return fast, None
+    return _record_fields_py(obj)
+
+
+def _record_fields_py(obj: Any) -> tuple[list[TextField], str | None]:
+    """:func:`record_fields` in Python (every shape)."""
     if not isinstance(obj, dict):
         return [], f"top level is a JSON {type(obj).__name__}, not an object"
     out: list[TextField] = []
@@ -399,6 +409,38 @@ def record_fields(obj: Any) -> tuple[list[TextField], str | None]:
         keys = ", ".join(sorted(obj)[:6]) or "no keys"
         return [], f"no text fields (keys: {keys})"
     return out, None
+
+
+_NATIVE_SAMPLES: tuple[Any, ...] = (
+    {"messages": []},
+    {"messages": [{"role": "system", "content": "a"}, {"role": "USER", "content": ""}]},
+    {"messages": [{"role": "Assistant", "content": "b"}, {"role": "gpt", "content": "c", "x": 1}]},
+    {"messages": [{"role": "chatbot", "content": "d"}, {"role": "assistants", "content": "e"}]},
+)
+
+
+def _check_native() -> Any:
+    mod = native()
+    if mod is None:
+        return None
+    try:
+        for obj in _NATIVE_SAMPLES:
+            if mod.chat_fields(obj, TextField) != _record_fields_py(obj)[0]:
+                return None
+        other: tuple[Any, ...] = (
+            {"messages": [{"role": 1, "content": "x"}]},
+            {"conversations": []},
+            [],
+            {"text": "x"},
+        )
+        if any(mod.chat_fields(obj, TextField) is not None for obj in other):
+            return None
+    except Exception:  # a broken build: use the Python code
+        return None
+    return mod
+
+
+_NATIVE: Any = _check_native()
 
 
 def _iter_parquet(unit: Unit) -> Iterator[Record | Finding]:
