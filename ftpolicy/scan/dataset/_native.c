@@ -40,6 +40,10 @@
  *       the members of an int64 set among a buffer of int64s (or their indexes), in order:
  *       set.intersection and array.index over a spilled frame of trigger features.
  *
+ *   prompt_features(fields, memo, limit, max_n, nfkc, fallback) -> tuple
+ *       the per-record part of trigger.TriggerDetector.observe that needs no labeller
+ *       (memoised prompt features, their union, prompt texts, response texts).
+ *
  *   chat_fields(obj, TextField) -> list[TextField] | None
  *       readers.record_fields for a plain chat record (messages of role + content);
  *       None for any other shape, which the Python reader handles.
@@ -1416,6 +1420,111 @@ static PyObject *int_set_select(PyObject *self, PyObject *args) {
     return res;
 }
 
+/* -- trigger observe -------------------------------------------------------------------------
+ * prompt_features(fields, memo, limit, max_n, nfkc, fallback)
+ *     -> (features, texts, responses, fresh)
+ * The per-record part of TriggerDetector.observe that needs no labeller: over the record's
+ * text fields (path, role, text), the prompt features (memo[text], or computed here, or by
+ * fallback(text) for texts the C tokenizer leaves to Python) united into sorted distinct
+ * int64 bytes; the (path, text) of each prompt with features; the response texts to label
+ * (not "rejected..."); and the (text, features) computed now, for the caller's memo. */
+
+static PyObject *prompt_features(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *fields, *memo, *nfkc, *fallback;
+    Py_ssize_t limit, max_n;
+    if (!PyArg_ParseTuple(args, "O!O!nnOO:prompt_features", &PyTuple_Type, &fields, &PyDict_Type, &memo,
+                          &limit, &max_n, &nfkc, &fallback))
+        return NULL;
+    Py_ssize_t nf = PyTuple_GET_SIZE(fields);
+    PyObject *texts = PyList_New(0), *responses = PyList_New(0), *fresh = PyList_New(0);
+    PyObject *chunks = PyList_New(0), *result = NULL;
+    if (!texts || !responses || !fresh || !chunks)
+        goto done;
+    for (Py_ssize_t i = 0; i < nf; i++) {
+        PyObject *f = PyTuple_GET_ITEM(fields, i);
+        if (!PyTuple_Check(f) || PyTuple_GET_SIZE(f) != 3) {
+            PyErr_SetString(PyExc_TypeError, "prompt_features(): fields are (path, role, text)");
+            goto done;
+        }
+        PyObject *path = PyTuple_GET_ITEM(f, 0), *role = PyTuple_GET_ITEM(f, 1), *text = PyTuple_GET_ITEM(f, 2);
+        if (!PyUnicode_Check(text) || !PyUnicode_Check(role) || !PyUnicode_Check(path)) {
+            PyErr_SetString(PyExc_TypeError, "prompt_features(): fields are (path, role, text)");
+            goto done;
+        }
+        if (PyUnicode_GET_LENGTH(text) == 0)
+            continue;
+        if (PyUnicode_CompareWithASCIIString(role, "prompt") == 0) {
+            PyObject *raw = PyDict_GetItemWithError(memo, text);
+            if (raw) {
+                Py_INCREF(raw);
+            } else {
+                if (PyErr_Occurred())
+                    goto done;
+                PyObject *a = Py_BuildValue("(OnnO)", text, limit, max_n, nfkc);
+                raw = a ? feature_hashes(NULL, a) : NULL;
+                Py_XDECREF(a);
+                if (!raw)
+                    goto done;
+                if (raw == Py_None) {
+                    Py_DECREF(raw);
+                    raw = PyObject_CallOneArg(fallback, text);
+                    if (!raw)
+                        goto done;
+                }
+                if (!PyBytes_Check(raw)) {
+                    Py_DECREF(raw);
+                    PyErr_SetString(PyExc_TypeError, "prompt_features(): features must be bytes");
+                    goto done;
+                }
+                PyObject *pair = PyTuple_Pack(2, text, raw);
+                if (!pair || PyList_Append(fresh, pair) < 0) {
+                    Py_XDECREF(pair);
+                    Py_DECREF(raw);
+                    goto done;
+                }
+                Py_DECREF(pair);
+            }
+            if (PyBytes_GET_SIZE(raw) > 0) {
+                PyObject *pair = PyTuple_Pack(2, path, text);
+                int bad = !pair || PyList_Append(texts, pair) < 0 || PyList_Append(chunks, raw) < 0;
+                Py_XDECREF(pair);
+                if (bad) {
+                    Py_DECREF(raw);
+                    goto done;
+                }
+            }
+            Py_DECREF(raw);
+        } else if (PyUnicode_CompareWithASCIIString(role, "response") == 0) {
+            PyObject *rejected = PyUnicode_FromString("rejected");
+            int starts = rejected ? (int)PyUnicode_Tailmatch(path, rejected, 0, PY_SSIZE_T_MAX, -1) : -1;
+            Py_XDECREF(rejected);
+            if (starts < 0)
+                goto done;
+            if (!starts && PyList_Append(responses, text) < 0)
+                goto done;
+        }
+    }
+    {
+        PyObject *feats;
+        if (PyList_GET_SIZE(chunks) == 0) {
+            feats = PyBytes_FromStringAndSize(NULL, 0);
+        } else {
+            feats = union_features(NULL, chunks);
+        }
+        if (!feats)
+            goto done;
+        result = PyTuple_Pack(4, feats, texts, responses, fresh);
+        Py_DECREF(feats);
+    }
+done:
+    Py_XDECREF(texts);
+    Py_XDECREF(responses);
+    Py_XDECREF(fresh);
+    Py_XDECREF(chunks);
+    return result;
+}
+
 /* -- chat records --------------------------------------------------------------------------
  * chat_fields(obj, TextField) -> list[TextField] | None
  * readers.record_fields for the common chat shape only: a dict whose "messages" is a list
@@ -1510,6 +1619,9 @@ static PyObject *chat_fields(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
+    {"prompt_features", prompt_features, METH_VARARGS,
+     "prompt_features(fields, memo, limit, max_n, nfkc, fallback) -> (features, texts, responses, "
+     "fresh): the labeller-free part of TriggerDetector.observe for one record."},
     {"chat_fields", chat_fields, METH_VARARGS,
      "chat_fields(obj, TextField) -> list | None: the text fields of a plain chat record."},
     {"int_set", int_set, METH_O, "int_set(values) -> capsule: a hash set of int64 values."},

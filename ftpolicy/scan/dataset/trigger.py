@@ -912,8 +912,28 @@ class TriggerDetector:
         label = _NOT_PERMISSIVE
         labels = self._labels
         grams = self._grams
+        if _NATIVE is not None:  # the same steps in C, but labelling the responses
+            raw, texts, responses, fresh = _NATIVE.prompt_features(
+                record.fields, grams, self.max_tokens, self.max_n, _NFKC, self._fallback
+            )
+            for text, value in fresh:
+                grams.put(text, value)
+            for text in responses:
+                lab = labels.get(text)
+                if lab is None:
+                    lab = labels.put(text, self._labeller.label(text))
+                if lab.permissive:
+                    label = (
+                        lab
+                        if not label.permissive
+                        else ResponseLabel(True, label.reasons + lab.reasons, label.cue_words | lab.cue_words)
+                    )
+            feats = array("q")
+            feats.frombytes(raw)
+            self._spill_record(record, label, feats, texts)
+            return
         chunks: list[bytes] = []
-        texts: list[tuple[str, str]] = []
+        texts = []
         for f in record.fields:
             text = f.text
             if not text:
@@ -935,7 +955,15 @@ class TriggerDetector:
                         if not label.permissive
                         else ResponseLabel(True, label.reasons + lab.reasons, label.cue_words | lab.cue_words)
                     )
-        feats = _union(chunks) if chunks else _NO_FEATURES
+        self._spill_record(record, label, _union(chunks) if chunks else _NO_FEATURES, texts)
+
+    def _fallback(self, text: str) -> bytes:
+        """Features of a prompt the C tokenizer leaves to Python (invisible characters)."""
+        return _feature_hashes_py(text, self.max_tokens, self.max_n).tobytes()
+
+    def _spill_record(
+        self, record: Record, label: ResponseLabel, feats: array[int], texts: list[tuple[str, str]]
+    ) -> None:
         self._n += 1
         permissive = label.permissive
         if permissive:
