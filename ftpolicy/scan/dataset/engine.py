@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -294,6 +294,11 @@ class _FieldMemo:
         )
         # the detectors' exact pre-checks of fields (see RecordDetector), where they have one
         self.worth = tuple(getattr(d, "worth", None) for d in detectors)
+        # (detector, how its fields are chosen: _SCREENED, _WORTH or _ALL, its pre-check)
+        self.plan = tuple(
+            (d, _SCREENED if screened else _WORTH if worth is not None else _ALL, worth)
+            for d, screened, worth in zip(detectors, self.screened, self.worth, strict=True)
+        )
         self.seen: dict[tuple[str, TextField], list[Finding]] = {}
         self.chars = 0
 
@@ -313,42 +318,50 @@ class _FieldMemo:
                     remembered = []
                 remembered.extend(hit)
         if todo:
-            sub = item if len(todo) == len(fields) else Record(file, item.line, tuple(todo), item.key)
+            n = len(fields)
             fresh: list[Finding] = []
-            loud = sub
-            if self.shared is not None:
-                quiet = self.shared.quiet
-                kept = [f for f in todo if not quiet(f.text)]
-                if len(kept) != len(todo):
-                    loud = Record(file, item.line, tuple(kept), item.key)
-            for det, screened, worth in zip(self.detectors, self.screened, self.worth, strict=True):
-                if screened:
+            loud: Record | None = None
+            for det, kind, worth in self.plan:
+                if kind == _SCREENED:
+                    if loud is None:  # the fields the rule screen does not clear, once per record
+                        quiet = self.shared.quiet  # type: ignore[union-attr]
+                        kept = [f for f in todo if not quiet(f.text)]
+                        loud = _subset(item, kept, n)
                     if loud.fields:
                         fresh.extend(det.scan(loud))
-                elif worth is not None:
-                    some = worth(sub.fields)
+                elif kind == _WORTH:
+                    some = worth(todo)  # type: ignore[misc]
                     if some:
-                        part = (
-                            sub
-                            if len(some) == len(sub.fields)
-                            else Record(file, item.line, tuple(some), item.key)
-                        )
-                        fresh.extend(det.scan(part))
+                        fresh.extend(det.scan(_subset(item, some, n)))
                 else:
-                    fresh.extend(det.scan(sub))
-            out.extend(fresh)
+                    fresh.extend(det.scan(_subset(item, todo, n)))
             if len(seen) + len(todo) > MEMO_MAX_ENTRIES or self.chars > MEMO_MAX_CHARS:
                 seen.clear()
                 self.chars = 0
-            by_path: dict[str, list[Finding]] = {}
-            for finding in fresh:
-                by_path.setdefault(str(finding.properties.get("field", "")), []).append(finding)
-            for f in todo:
-                if len(f.text) <= MEMO_MAX_TEXT:
-                    seen[(file, f)] = by_path.get(f.path, _NONE)
-                    self.chars += len(f.text)
+            if fresh:
+                out.extend(fresh)
+                by_path: dict[str, list[Finding]] = {}
+                for finding in fresh:
+                    by_path.setdefault(str(finding.properties.get("field", "")), []).append(finding)
+                for f in todo:
+                    if len(f.text) <= MEMO_MAX_TEXT:
+                        seen[(file, f)] = by_path.get(f.path, _NONE)
+                        self.chars += len(f.text)
+            else:
+                for f in todo:
+                    if len(f.text) <= MEMO_MAX_TEXT:
+                        seen[(file, f)] = _NONE
+                        self.chars += len(f.text)
         if remembered:
             out.extend(_moved(finding, item) for finding in remembered)
+
+
+_SCREENED, _WORTH, _ALL = 0, 1, 2
+
+
+def _subset(item: Record, fields: Sequence[TextField], n: int) -> Record:
+    """``item`` with only ``fields`` (a subsequence of its fields, ``n`` of them in all)."""
+    return item if len(fields) == n else Record(item.file, item.line, tuple(fields), item.key)
 
 
 _NONE: list[Finding] = []  # shared by the fields without findings (never appended to)
