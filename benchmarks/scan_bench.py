@@ -16,9 +16,14 @@ One run, one corpus (``benchmarks/scan_corpus.py``, 100k records by default):
   same records written as text files (one message per line block), JSON report; its
   records/s is the wall time of that one process.
 
-Prints records/s for each tool, the ftpolicy / detect-secrets throughput ratio (target
->= 50x) and whether ftpolicy's secret precision and recall are both higher. A tool that
-cannot be installed is skipped with the reason.
+ftpolicy and detect-secrets run ``--repeat`` times each (default 3), interleaved, and each
+tool's least-CPU run counts: this machine's speed drifts by 20-30 % within minutes, and
+interleaving exposes both tools to the same drift. Prints records/s for each tool, the
+ftpolicy / detect-secrets throughput ratio per CPU-second (target >= 50x; ``--jobs``
+spreads ftpolicy over the cores while detect-secrets uses one, so the wall ratio, printed
+beside it, would credit ftpolicy with the core count) and whether ftpolicy's secret
+precision and recall are both higher. A tool that cannot be installed is skipped with the
+reason.
 
 Usage::
 
@@ -252,7 +257,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / ".benchmarks-out" / "scan-bench")
     ap.add_argument("--reuse", action="store_true", help="reuse an existing corpus in --out")
     ap.add_argument("--skip-gitleaks", action="store_true")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of ftpolicy and detect-secrets, interleaved; each tool's least-CPU run counts "
+        "(this machine's speed drifts by 20-30 %% within minutes)",
+    )
     args = ap.parse_args(argv)
+    args.repeat = max(1, args.repeat)
 
     gen = _generator()
     corpus = args.out / "corpus.jsonl"
@@ -267,12 +280,34 @@ def main(argv: list[str] | None = None) -> int:
     print(f"corpus: {n} records, {len(truth)} with planted secrets; load average {_load()}\n")
     rows: list[tuple[str, str, float | None, tuple[float, float, int, int, int] | None, str]] = []
 
-    # ftpolicy: all six categories over the whole corpus.
-    secs, peak, report = run_ftpolicy(
-        corpus, args.out / "holdout.jsonl", args.out / "ftpolicy.json", args.jobs
-    )
+    # detect-secrets runs on a seeded sample (its line path is slow).
+    reason = ensure_detect_secrets()
+    sample = records
+    if args.ds_sample and args.ds_sample < n:
+        sample = sorted(random.Random(args.seed).sample(records, args.ds_sample), key=lambda r: r[0])
+    # ftpolicy (all six categories over the whole corpus) and detect-secrets, interleaved;
+    # the least-CPU run of each tool counts (the outputs are the same every run)
+    best_ft: tuple[float, float, float, dict[str, Any]] | None = None  # cpu, secs, peak, report
+    best_ds: tuple[float, float, set[int]] | None = None  # cpu, secs, flagged
+    for rep in range(args.repeat):
+        secs, peak, report = run_ftpolicy(
+            corpus, args.out / "holdout.jsonl", args.out / "ftpolicy.json", args.jobs
+        )
+        print(f"run {rep + 1}/{args.repeat}: ftpolicy {FT_CPU[0]:.2f} CPU-s, {secs:.2f} s", end="")
+        if best_ft is None or FT_CPU[0] < best_ft[0]:
+            best_ft = (FT_CPU[0], secs, max(peak, best_ft[2] if best_ft else 0.0), report)
+        else:
+            best_ft = (best_ft[0], best_ft[1], max(peak, best_ft[2]), best_ft[3])
+        if not reason:
+            ds_secs, ds_flag = run_detect_secrets(sample)
+            print(f"; detect-secrets {DS_CPU[0]:.2f} CPU-s, {ds_secs:.2f} s", end="")
+            if best_ds is None or DS_CPU[0] < best_ds[0]:
+                best_ds = (DS_CPU[0], ds_secs, ds_flag)
+        print()
+    assert best_ft is not None
+    ft_cpu, secs, peak, report = best_ft
+    print()
     ft_rate = n / secs
-    ft_cpu = FT_CPU[0]
     ft_flag = {int(f["line"]) for f in report["findings"] if f.get("category") == "secret" and f.get("line")}
     ft_prf = prf(ft_flag, truth)
     rows.append(
@@ -285,22 +320,18 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
 
-    # detect-secrets on a seeded sample (its line path is slow).
     ds_rate: float | None = None
     ds_prf = None
-    reason = ensure_detect_secrets()
-    if reason:
-        rows.append(("detect-secrets 1.5.0", "skipped", None, None, reason))
+    ds_cpu = 0.0
+    if reason or best_ds is None:
+        rows.append(("detect-secrets 1.5.0", "skipped", None, None, reason or "not run"))
     else:
-        sample = records
-        if args.ds_sample and args.ds_sample < n:
-            sample = sorted(random.Random(args.seed).sample(records, args.ds_sample), key=lambda r: r[0])
-        ds_secs, ds_flag = run_detect_secrets(sample)
+        ds_cpu, ds_secs, ds_flag = best_ds
         ds_rate = len(sample) / ds_secs
         universe = {line for line, _ in sample}
         ds_prf = prf(ds_flag, truth, universe)
         note = "all records" if len(sample) == n else f"random sample of {len(sample)}; rate extrapolated"
-        note += f"; {DS_CPU[0]:.1f} CPU-s = {len(sample) / DS_CPU[0]:,.0f} records/CPU-s"
+        note += f"; {ds_cpu:.1f} CPU-s = {len(sample) / ds_cpu:,.0f} records/CPU-s"
         rows.append(("detect-secrets 1.5.0 (line path)", f"{len(sample)} records", ds_rate, ds_prf, note))
         # ftpolicy on the same sample, for a like-for-like quality comparison.
         rows.append(
@@ -353,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     if ds_rate is not None and ds_prf is not None:
         ratio = ft_rate / ds_rate
-        ds_cpu_rate = len(sample) / DS_CPU[0]
+        ds_cpu_rate = len(sample) / ds_cpu
         cores = min(args.jobs, _cpus())
         print(
             f"ftpolicy --jobs {args.jobs} on {_cpus()} CPUs: {ft_rate:,.0f} records/s wall, "
