@@ -29,20 +29,13 @@ def compile_extension(root: Path, out_dir: Path) -> Path | None:
     """Compile the extension into ``out_dir``; its path, or None (with a warning) on failure."""
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     target = out_dir / (Path(MODULE).name + suffix)
-    cc = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
+    # the compiler and shared-object flags Python itself was built with (LDSHARED is
+    # "cc -shared" on Linux, "cc -bundle -undefined dynamic_lookup" on macOS)
+    ldshared = os.environ.get("LDSHARED") or sysconfig.get_config_var("LDSHARED")
+    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    link = shlex.split(ldshared) if ldshared else [*shlex.split(cc), "-shared"]
     include = sysconfig.get_paths()["include"]
-    cmd = [
-        *cc,
-        "-O2",
-        "-fPIC",
-        "-shared",
-        "-std=c99",
-        "-Wall",
-        f"-I{include}",
-        str(root / SOURCE),
-        "-o",
-        str(target),
-    ]
+    cmd = [*link, "-O2", "-fPIC", "-std=c99", "-Wall", f"-I{include}", str(root / SOURCE), "-o", str(target)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     except OSError as exc:

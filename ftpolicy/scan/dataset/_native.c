@@ -204,6 +204,8 @@ static PyObject *feature_hashes(PyObject *self, PyObject *args) {
     Py_ssize_t limit, max_n;
     if (!PyArg_ParseTuple(args, "UnnO:feature_hashes", &text, &limit, &max_n, &nfkc))
         return NULL;
+    if (limit < 0 || max_n < 1)
+        Py_RETURN_NONE; /* Python slices with a negative limit: leave it to the Python code */
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t len = PyUnicode_GET_LENGTH(text);
