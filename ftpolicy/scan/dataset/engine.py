@@ -19,7 +19,9 @@ what ``--jobs 1`` reports. A baseline then suppresses accepted findings.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import hashlib
 import os
 import time
@@ -386,7 +388,33 @@ def _moved(f: Finding, item: Record) -> Finding:
     return replace(f, line=item.line, properties=props)
 
 
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the record loop with the cyclic garbage collector mostly out of the way.
+
+    The loop makes many short-lived containers and keeps bounded memos; on its default
+    schedule (a young collection every 700 net allocations) the collector mostly re-walks
+    long-lived objects (~5 % of the scan's time). Objects alive before the loop are frozen
+    out of its reach and young collections wait for 50,000 allocations. Reference counting
+    still frees everything acyclic at once; both settings are restored afterwards."""
+    old = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, old[1], old[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
+
+
 def _scan_records(
+    records: Iterator[Record | Finding], detectors: list[RecordDetector], corpus: CorpusDetector | None
+) -> _UnitResult:
+    with _fewer_collections():
+        return _scan_records_loop(records, detectors, corpus)
+
+
+def _scan_records_loop(
     records: Iterator[Record | Finding], detectors: list[RecordDetector], corpus: CorpusDetector | None
 ) -> _UnitResult:
     findings: list[Finding] = []
