@@ -8,16 +8,22 @@ patterns go into one Hyperscan database compiled in *prefilter* mode, where a pa
 may report matches it would not make but never misses one it would, and one scan of the
 text names the rules that could match. A detector then runs only those rules, exactly as
 before, so findings are the same with or without the screen (the differential tests run
-both ways on the benchmark corpus).
+both ways on a generated corpus).
 
-Where the answer would not be exact the screen stands aside (``candidates`` returns
-``None``: every rule runs):
+ASCII text is scanned against the patterns as written; other text against a second
+database whose patterns are widened for Unicode (:func:`unicode_widen`: Hyperscan's
+``\\w``, ``\\s``, ``\\d`` and ``\\b`` are ASCII-only in UTF-8 mode, Python's are not), and
+rules with cased non-ASCII letters under IGNORECASE always run on it. Where the answer
+would still not be exact the screen stands aside (``candidates`` returns ``None``: every
+rule runs):
 
-* the text is not ASCII, or holds one of ``\\x0b \\x1c-\\x1f``: Python's ``\\w``, ``\\b``,
-  ``\\s`` and case folding are Unicode-aware, Hyperscan's are not, and Python counts those
-  control characters as white space;
+* the text holds ``\\x0b`` or ``\\x1c-\\x1f`` (white space to Python's ``\\s``, not to
+  Hyperscan's), or, in non-ASCII text, a character Python's case-insensitive matching
+  equates with an ASCII letter (İ ı ſ K) — each database holds these as one more
+  expression, so the same scan finds them;
+* the text holds lone surrogates (not valid UTF-8);
 * Hyperscan is not installed (it is a declared dependency; a platform without its wheels
-  still scans, only slower).
+  still scans, only slower), or ``FTPOLICY_NO_SCREEN`` is set.
 
 A rule is left out of the screen (it always runs) when its pattern uses syntax whose
 meaning differs between Python's ``re`` and Hyperscan (``{,n}``, atomic groups,
@@ -41,7 +47,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RuleScreen", "cache_dir", "widen"]
+__all__ = ["RuleScreen", "cache_dir", "unicode_widen", "widen"]
 
 # syntax that Python's ``re`` and Hyperscan read differently (or Hyperscan lacks)
 _NOT_PORTABLE = re.compile(r"\{,|\(\?>|\(\?\(|[*+?}]\+|\\[NuUx]|\(\?[aiLmsu]*[xLau]")
