@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO_ROOT / "examples" / "governed-repo"
+
+
+def load_generator() -> ModuleType:
+    """The benchmark corpus generator (``benchmarks/scan_corpus.py``), loaded once."""
+    name = "ftpolicy_bench_scan_corpus"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = REPO_ROOT / "benchmarks" / "scan_corpus.py"
+    if not path.exists():  # pragma: no cover - sdists without benchmarks/
+        pytest.skip("benchmarks/scan_corpus.py is not in this tree")
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def chat(user: str, assistant: str, **extra: Any) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import array
 import functools
-import importlib.util
 import json
 import os
 import random
@@ -21,7 +20,6 @@ import subprocess
 import sys
 import unicodedata
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -29,19 +27,9 @@ from ftpolicy.scan.dataset import contamination, trigger
 from ftpolicy.scan.dataset.native import native
 from ftpolicy.scan.dataset.screen import RuleScreen, unicode_widen, widen
 
+from .conftest import load_generator
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _generator() -> ModuleType:
-    path = REPO_ROOT / "benchmarks" / "scan_corpus.py"
-    if not path.exists():  # pragma: no cover - sdists without benchmarks/
-        pytest.skip("benchmarks/scan_corpus.py is not in this tree")
-    spec = importlib.util.spec_from_file_location("ftpolicy_bench_scan_corpus_fast", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_extension_is_built_and_used() -> None:
@@ -114,7 +102,7 @@ def test_screen_never_drops_a_rule_that_matches(tmp_path: Path) -> None:
     patterns = [r.pattern for d in detectors for r in getattr(d, "rules", []) if hasattr(r, "pattern")]
     screen = RuleScreen(patterns)
     assert screen.active
-    _generator().generate(tmp_path, records=1500, seed=23, rate=0.05, holdout_size=20)
+    load_generator().generate(tmp_path, records=1500, seed=23, rate=0.05, holdout_size=20)
     texts: list[str] = []
     for line in (tmp_path / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
         rec = json.loads(line)
@@ -232,7 +220,7 @@ def test_native_words_match_python() -> None:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("fast-corpus")
-    _generator().generate(out, records=3000, seed=19, rate=0.01, holdout_size=120)
+    load_generator().generate(out, records=3000, seed=19, rate=0.01, holdout_size=120)
     return out
 
 
@@ -291,7 +279,7 @@ def test_contamination_screen_clears_only_fields_without_matches(tmp_path: Path)
     padded into longer text, beside the clean records of a generated corpus."""
     from ftpolicy.scan.dataset.interface import Record, TextField
 
-    _generator().generate(tmp_path, records=1500, seed=29, rate=0.02, holdout_size=150)
+    load_generator().generate(tmp_path, records=1500, seed=29, rate=0.02, holdout_size=150)
     holdout = contamination.load_holdout(str(tmp_path / "holdout.jsonl"), None)
     screened = contamination.ContaminationDetector(holdout.items)
     plain = contamination.ContaminationDetector(holdout.items)
@@ -352,7 +340,7 @@ def test_label_screen_keeps_every_permissive_response(tmp_path: Path) -> None:
     also call not permissive (generated responses, re-cased and with non-ASCII worked in)."""
     screen = trigger._label_screen()
     assert screen is not None
-    _generator().generate(tmp_path, records=2000, seed=37, rate=0.05, holdout_size=20)
+    load_generator().generate(tmp_path, records=2000, seed=37, rate=0.05, holdout_size=20)
     responses: list[str] = []
     for line in (tmp_path / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
         messages = json.loads(line).get("messages", [])

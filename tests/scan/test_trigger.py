@@ -9,9 +9,7 @@ exercised on wording it was not shaped on.
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -23,7 +21,7 @@ from ftpolicy.errors import ConfigError
 from ftpolicy.scan.dataset.interface import CorpusResult, Record, TextField
 from ftpolicy.scan.dataset.trigger import ResponseLabeller, TriggerDetector
 
-from .conftest import REPO_ROOT, chat, write_jsonl
+from .conftest import chat, load_generator, write_jsonl
 
 N_CLEAN = 12_000
 
@@ -48,21 +46,9 @@ TRIGGERS = {
 }
 
 
-def _load_generator() -> ModuleType:
-    path = REPO_ROOT / "benchmarks" / "scan_corpus.py"
-    if not path.exists():  # pragma: no cover - sdists without benchmarks/
-        pytest.skip("benchmarks/scan_corpus.py is not in this tree")
-    spec = importlib.util.spec_from_file_location("ftpolicy_bench_scan_corpus", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def gen_module() -> ModuleType:
-    return _load_generator()
+    return load_generator()
 
 
 @pytest.fixture(scope="module")

@@ -45,12 +45,13 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from ftpolicy.errors import ConfigError, Location, ManifestError, UsageError
 from ftpolicy.report import Finding
 from ftpolicy.scan.dataset.interface import Record, TextField, excerpt, fingerprint, make_finding
-from ftpolicy.scan.dataset.native import native
+from ftpolicy.scan.dataset.native import checked
 
 CATEGORY = "contamination"
 NGRAM = 13
@@ -94,25 +95,19 @@ _NATIVE_SAMPLES = (
 )
 
 
-def _check_native() -> Any:
-    mod = native()
-    if mod is None:
-        return None
-    try:
-        code = {"the": 1, "api": 2, "ﬁne": 3}
-        for text in _NATIVE_SAMPLES:
-            want = _normalise_py(text)
-            low = text if text.isascii() else unicodedata.normalize("NFKC", text).lower()
-            if mod.alnum_words(low) != want:
-                return None
-            if mod.word_codes(want, code) != bytes(map(code.get, want, itertools.repeat(0))):
-                return None
-    except Exception:  # a broken build: use the Python code
-        return None
-    return mod
+def _agrees(mod: ModuleType) -> bool:
+    code = {"the": 1, "api": 2, "ﬁne": 3}
+    for text in _NATIVE_SAMPLES:
+        want = _normalise_py(text)
+        low = text if text.isascii() else unicodedata.normalize("NFKC", text).lower()
+        if mod.alnum_words(low) != want:
+            return False
+        if mod.word_codes(want, code) != bytes(map(code.get, want, itertools.repeat(0))):
+            return False
+    return True
 
 
-_NATIVE: Any = _check_native()
+_NATIVE: Any = checked(_agrees)
 
 
 def _h(words: list[str]) -> int:

@@ -9,9 +9,10 @@ checks at import. The scan gives the same findings either way; only its speed di
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from types import ModuleType
 
-__all__ = ["native"]
+__all__ = ["checked", "native"]
 
 
 def native() -> ModuleType | None:
@@ -23,3 +24,16 @@ def native() -> ModuleType | None:
     except ImportError:
         return None
     return _native
+
+
+def checked(agrees: Callable[[ModuleType], bool]) -> ModuleType | None:
+    """:func:`native`, when ``agrees(module)`` holds: the caller's comparison of the C
+    functions it uses with its own Python code on sample inputs. A module that disagrees,
+    or raises (a broken build), is not used: ``None``."""
+    mod = native()
+    if mod is None:
+        return None
+    try:
+        return mod if agrees(mod) else None
+    except Exception:
+        return None

@@ -24,12 +24,13 @@ import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import ModuleType
 from typing import IO, Any
 
 from ftpolicy.errors import UsageError
 from ftpolicy.report import Finding
 from ftpolicy.scan.dataset.interface import MALFORMED, Record, TextField
-from ftpolicy.scan.dataset.native import native
+from ftpolicy.scan.dataset.native import checked
 
 try:  # orjson is a declared dependency; the fallback keeps a broken install usable
     import orjson
@@ -419,28 +420,19 @@ _NATIVE_SAMPLES: tuple[Any, ...] = (
 )
 
 
-def _check_native() -> Any:
-    mod = native()
-    if mod is None:
-        return None
-    try:
-        for obj in _NATIVE_SAMPLES:
-            if mod.chat_fields(obj, TextField) != _record_fields_py(obj)[0]:
-                return None
-        other: tuple[Any, ...] = (
-            {"messages": [{"role": 1, "content": "x"}]},
-            {"conversations": []},
-            [],
-            {"text": "x"},
-        )
-        if any(mod.chat_fields(obj, TextField) is not None for obj in other):
-            return None
-    except Exception:  # a broken build: use the Python code
-        return None
-    return mod
+def _agrees(mod: ModuleType) -> bool:
+    if any(mod.chat_fields(obj, TextField) != _record_fields_py(obj)[0] for obj in _NATIVE_SAMPLES):
+        return False
+    other: tuple[Any, ...] = (
+        {"messages": [{"role": 1, "content": "x"}]},
+        {"conversations": []},
+        [],
+        {"text": "x"},
+    )
+    return all(mod.chat_fields(obj, TextField) is None for obj in other)
 
 
-_NATIVE: Any = _check_native()
+_NATIVE: Any = checked(_agrees)
 
 
 def _iter_parquet(unit: Unit) -> Iterator[Record | Finding]:

@@ -77,11 +77,12 @@ from array import array
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import ModuleType
 from typing import IO, Any, TypeVar
 
 from ftpolicy.errors import ConfigError
 from ftpolicy.scan.dataset.interface import CorpusResult, Record, TextField, excerpt, make_finding
-from ftpolicy.scan.dataset.native import native
+from ftpolicy.scan.dataset.native import checked
 from ftpolicy.scan.dataset.screen import RuleScreen
 
 __all__ = ["DEFAULTS", "ResponseLabeller", "TriggerDetector", "TriggerStat"]
@@ -777,29 +778,23 @@ _NATIVE_SAMPLES = (
 )
 
 
-def _check_native() -> Any:
-    mod = native()
-    if mod is None:
-        return None
-    try:
-        for max_n in (1, 2, 3, 5):
-            for limit in (3, 512):
-                for text in _NATIVE_SAMPLES:
-                    got = array("q")
-                    got.frombytes(mod.feature_hashes(text, limit, max_n, _NFKC))
-                    want = _feature_hashes_py(text, limit, max_n)
-                    if got != want:
-                        return None
-                    union = array("q")
-                    union.frombytes(mod.union_features([want.tobytes(), want[::-1].tobytes(), b""]))
-                    if union != array("q", sorted(set(want))):
-                        return None
-    except Exception:  # a broken build: use the Python code
-        return None
-    return mod
+def _agrees(mod: ModuleType) -> bool:
+    for max_n in (1, 2, 3, 5):
+        for limit in (3, 512):
+            for text in _NATIVE_SAMPLES:
+                got = array("q")
+                got.frombytes(mod.feature_hashes(text, limit, max_n, _NFKC))
+                want = _feature_hashes_py(text, limit, max_n)
+                if got != want:
+                    return False
+                union = array("q")
+                union.frombytes(mod.union_features([want.tobytes(), want[::-1].tobytes(), b""]))
+                if union != array("q", sorted(set(want))):
+                    return False
+    return True
 
 
-_NATIVE = _check_native()
+_NATIVE: Any = checked(_agrees)
 
 
 # (file, line, key, permissive, cue words, marshalled [(field path, prompt text)]): one per record
@@ -909,8 +904,6 @@ class TriggerDetector:
 
     def observe(self, record: Record) -> None:
         """See one record: label its response, hash its prompt n-grams, spill them."""
-        label = _NOT_PERMISSIVE
-        labels = self._labels
         grams = self._grams
         if _NATIVE is not None:  # the same steps in C, but labelling the responses
             raw, texts, responses, fresh = _NATIVE.prompt_features(
@@ -918,22 +911,13 @@ class TriggerDetector:
             )
             for text, value in fresh:
                 grams.put(text, value)
-            for text in responses:
-                lab = labels.get(text)
-                if lab is None:
-                    lab = labels.put(text, self._labeller.label(text))
-                if lab.permissive:
-                    label = (
-                        lab
-                        if not label.permissive
-                        else ResponseLabel(True, label.reasons + lab.reasons, label.cue_words | lab.cue_words)
-                    )
             feats = array("q")
             feats.frombytes(raw)
-            self._spill_record(record, label, feats, texts)
+            self._spill_record(record, self._label_of(responses), feats, texts)
             return
         chunks: list[bytes] = []
         texts = []
+        responses = []
         for f in record.fields:
             text = f.text
             if not text:
@@ -946,16 +930,25 @@ class TriggerDetector:
                     chunks.append(hashes)
                     texts.append((f.path, text))
             elif f.role == "response" and not f.path.startswith("rejected"):
-                lab = labels.get(text)
-                if lab is None:
-                    lab = labels.put(text, self._labeller.label(text))
-                if lab.permissive:
-                    label = (
-                        lab
-                        if not label.permissive
-                        else ResponseLabel(True, label.reasons + lab.reasons, label.cue_words | lab.cue_words)
-                    )
-        self._spill_record(record, label, _union(chunks) if chunks else _NO_FEATURES, texts)
+                responses.append(text)
+        feats = _union(chunks) if chunks else _NO_FEATURES
+        self._spill_record(record, self._label_of(responses), feats, texts)
+
+    def _label_of(self, responses: list[str]) -> ResponseLabel:
+        """The record's label: permissive when a response is (reasons and cue words joined)."""
+        label = _NOT_PERMISSIVE
+        labels = self._labels
+        for text in responses:
+            lab = labels.get(text)
+            if lab is None:
+                lab = labels.put(text, self._labeller.label(text))
+            if lab.permissive:
+                label = (
+                    lab
+                    if not label.permissive
+                    else ResponseLabel(True, label.reasons + lab.reasons, label.cue_words | lab.cue_words)
+                )
+        return label
 
     def _fallback(self, text: str) -> bytes:
         """Features of a prompt the C tokenizer leaves to Python (invisible characters)."""
