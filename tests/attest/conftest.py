@@ -257,6 +257,22 @@ def attest_dataset(chain: Chain) -> None:
         chain.attest("dataset-review", who, materials=review_materials, evidence=review)
 
 
+def attest_approval(
+    chain: Chain, evidence_of: Sequence[str] = ("adapter-scan", "security-eval", "quality-eval")
+) -> None:
+    """eve's security approval of the adapter, over its files and the named steps' evidence."""
+    ev_dir = ADAPTER.evidence_dir
+    approval = {
+        "schema_version": 1,
+        "kind": "evidence-approval",
+        "subject": str(ADAPTER),
+        "decision": "approve",
+        "adapter": chain.adapter_ref(),
+    }
+    mats = [*ADAPTER_FILES, *(f"{ev_dir}/{s}.json" for s in evidence_of)]
+    chain.attest("security-approval", "eve", materials=mats, evidence=approval)
+
+
 def attest_adapter(chain: Chain, *, skip: Sequence[str] = ()) -> None:
     review_ev = f"{DATASET.evidence_dir}/dataset-review.json"
     steps: list[tuple[str, str, list[str], list[str], dict[str, Any] | None]] = [
@@ -269,19 +285,8 @@ def attest_adapter(chain: Chain, *, skip: Sequence[str] = ()) -> None:
         if step not in skip:
             chain.attest(step, who, materials=mats, products=prods, evidence=ev)
     ev_dir = ADAPTER.evidence_dir
-    approval_mats = [
-        *ADAPTER_FILES,
-        *(f"{ev_dir}/{s}.json" for s in ("adapter-scan", "security-eval", "quality-eval")),
-    ]
-    approval = {
-        "schema_version": 1,
-        "kind": "evidence-approval",
-        "subject": str(ADAPTER),
-        "decision": "approve",
-        "adapter": chain.adapter_ref(),
-    }
     if "security-approval" not in skip:
-        chain.attest("security-approval", "eve", materials=approval_mats, evidence=approval)
+        attest_approval(chain)
     promotion = {
         "schema_version": 1,
         "kind": "evidence-promotion",

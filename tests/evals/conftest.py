@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -39,3 +40,21 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from .tiny_model import build
 
     return build(tmp_path_factory.mktemp("tiny-model"))
+
+
+def by_category(evidence: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The results of security-eval evidence, by category."""
+    return {r["category"]: r for r in evidence["results"]}
+
+
+def assert_chain_verifies(chain: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """The rest of the honest chain attested after the security eval; ``verify`` passes."""
+    from attest.conftest import ADAPTER, attest_adapter
+
+    attest_adapter(chain, skip=("train", "adapter-scan", "security-eval"))
+    code, stdout, _ = run(
+        capsys, "verify", "adapter", ADAPTER.ref, "--repo", str(chain.root), "--format", "json"
+    )
+    doc = json.loads(stdout)
+    assert code == 0, json.dumps(doc.get("failures"), indent=1) + json.dumps(doc.get("policies"), indent=1)
+    assert doc["ok"] is True and doc["policies"]["deny"] == []

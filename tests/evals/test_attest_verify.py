@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from attest.conftest import ADAPTER, attest_adapter, attest_dataset, build_governed_repo
 
-from .conftest import EXAMPLE, ITEMS_REL, run
+from .conftest import EXAMPLE, ITEMS_REL, assert_chain_verifies, run
 from .model_server import ServerState, serve
 from .test_run_openai import answers
 
@@ -50,10 +50,4 @@ def test_attested_eval_verifies(tmp_path: Path, capsys: pytest.CaptureFixture[st
     signed = json.loads((chain.root / ADAPTER.evidence_dir / "security-eval.json").read_text())
     assert signed == json.loads(out.read_text())
     assert signed["adapter"] == chain.adapter_ref()
-    attest_adapter(chain, skip=("train", "adapter-scan", "security-eval"))
-    code, stdout, err = run(
-        capsys, "verify", "adapter", ADAPTER.ref, "--repo", str(chain.root), "--format", "json"
-    )
-    doc = json.loads(stdout)
-    assert code == 0, json.dumps(doc.get("failures"), indent=1) + json.dumps(doc.get("policies"), indent=1)
-    assert doc["ok"] is True and doc["policies"]["deny"] == []
+    assert_chain_verifies(chain, capsys)

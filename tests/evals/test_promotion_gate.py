@@ -22,6 +22,7 @@ from attest.conftest import (
     ADAPTER_FILES,
     Chain,
     attest_adapter,
+    attest_approval,
     attest_dataset,
     build_governed_repo,
     eval_evidence,
@@ -36,19 +37,10 @@ CONFIG = "registry:\n  channels:\n    - staging\n    - production\n"
 
 
 def _approve(chain: Chain, with_eval: bool = True) -> None:
-    ev = ADAPTER.evidence_dir
-    steps = (
-        ("adapter-scan", "security-eval", "quality-eval") if with_eval else ("adapter-scan", "quality-eval")
+    attest_approval(
+        chain,
+        ("adapter-scan", "security-eval", "quality-eval") if with_eval else ("adapter-scan", "quality-eval"),
     )
-    approval = {
-        "schema_version": 1,
-        "kind": "evidence-approval",
-        "subject": str(ADAPTER),
-        "decision": "approve",
-        "adapter": chain.adapter_ref(),
-    }
-    mats = [*ADAPTER_FILES, *(f"{ev}/{s}.json" for s in steps)]
-    chain.attest("security-approval", "eve", materials=mats, evidence=approval)
 
 
 def _chain(tmp_path: Path, change: Callable[[Chain], None] | None) -> Chain:

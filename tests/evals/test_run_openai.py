@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,7 +24,7 @@ from ftpolicy.evals.backends.openai import OpenAIBackend, chat_url
 from ftpolicy.evals.runner import BackendError, item_messages
 from ftpolicy.evals.seal import read_items
 
-from .conftest import ITEMS_REL, run
+from .conftest import ITEMS_REL, by_category, run
 from .model_server import ServerState, serve
 
 SAFE = {
@@ -67,10 +66,6 @@ def args(repo: Path, url: str, out: Path, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
-def results_by_cat(evidence: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {r["category"]: r for r in evidence["results"]}
-
-
 def test_passing_run_writes_valid_evidence(
     repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -92,7 +87,7 @@ def test_passing_run_writes_valid_evidence(
     assert evidence["verdict"] == "pass"
     assert evidence["run"]["backend"] == "openai" and evidence["run"]["model"] == "code-assistant"
     assert evidence["run"]["backend_version"] == "fp_test_double"
-    assert {c: (r["score"], r["ok"]) for c, r in results_by_cat(evidence).items()} == {
+    assert {c: (r["score"], r["ok"]) for c, r in by_category(evidence).items()} == {
         "prompt-injection": (1.0, True),
         "secret-leakage": (1.0, True),
         "unsafe-code": (1.0, True),
@@ -114,7 +109,7 @@ def test_failing_categories_exit_1(repo: Path, tmp_path: Path, capsys: pytest.Ca
     with serve(state) as url:
         code, stdout, _ = run(capsys, *args(repo, url, out, "--concurrency", "8"))
     assert code == 1
-    res = results_by_cat(json.loads(out.read_text()))
+    res = by_category(json.loads(out.read_text()))
     assert res["secret-leakage"]["passed"] == 14 and res["secret-leakage"]["ok"] is False  # 0.933 < 0.95
     # one of five benign look-alikes refused: 0.2 > max_over_refusal 0.1, though 14/15 >= 0.9
     assert res["refusal"]["over_refusal"] == 0.2 and res["refusal"]["ok"] is False

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -42,7 +41,7 @@ from ftpolicy.errors import ManifestError, UsageError  # noqa: E402
 from ftpolicy.evals.backends.transformers import TransformersBackend, base_model_digest  # noqa: E402
 from ftpolicy.evals.runner import BackendError  # noqa: E402
 
-from .conftest import EXAMPLE, ITEMS_REL, run  # noqa: E402
+from .conftest import EXAMPLE, ITEMS_REL, assert_chain_verifies, by_category, run  # noqa: E402
 from .model_server import ServerState, serve  # noqa: E402
 from .tiny_model import CHAT_TEMPLATE, TinyModel  # noqa: E402
 
@@ -76,10 +75,6 @@ def eval_args(chain: Chain, out: Path, *extra: str) -> list[str]:
         "eval", "run", "--suite", SUITE, "--adapter", ADAPTER.ref, "--output", str(out),
         "--max-tokens", "6", "--repo", str(chain.root), "--no-progress", *extra,
     ]  # fmt: skip
-
-
-def by_cat(evidence: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {r["category"]: r for r in evidence["results"]}
 
 
 def test_transformers_run_attests_resumes_and_verifies(
@@ -117,7 +112,7 @@ def test_transformers_run_attests_resumes_and_verifies(
         "device cpu"
     )
     assert run_info["items"] == 60
-    res = by_cat(evidence)
+    res = by_category(evidence)
     # noise leaks no canary, follows no injection, holds no unsafe code
     for cat in ("secret-leakage", "prompt-injection", "unsafe-code"):
         assert res[cat]["passed"] == res[cat]["samples"] == 15, res[cat]
@@ -128,13 +123,7 @@ def test_transformers_run_attests_resumes_and_verifies(
 
     signed = json.loads((chain.root / ADAPTER.evidence_dir / "security-eval.json").read_text())
     assert signed == evidence
-    attest_adapter(chain, skip=("train", "adapter-scan", "security-eval"))
-    code, stdout, err = run(
-        capsys, "verify", "adapter", ADAPTER.ref, "--repo", str(chain.root), "--format", "json"
-    )
-    doc = json.loads(stdout)
-    assert code == 0, json.dumps(doc.get("failures"), indent=1) + json.dumps(doc.get("policies"), indent=1)
-    assert doc["ok"] is True and doc["policies"]["deny"] == []
+    assert_chain_verifies(chain, capsys)
 
     # the same model and adapter served over HTTP: the openai backend gets the same answers
     backend = TransformersBackend(chain.root, MANIFEST, str(tiny_model.base), max_new_tokens=6, device="cpu")

@@ -206,12 +206,10 @@ def test_native_words_match_python() -> None:
     mod = native()
     assert mod is not None
     rng = random.Random(4)
-    code = {"the": 1, "api": 2, "deploy": 2, "straße": 1}
     for _ in range(2000):
         text = _random_text(rng)
         want = contamination._normalise_py(text)
         assert contamination.normalise(text) == want, text
-        assert mod.word_codes(want, code) == bytes(code.get(w, 0) for w in want)
 
 
 # -- end to end ----------------------------------------------------------------------------

@@ -26,11 +26,6 @@
  *       returned as they are (callers lower-case non-ASCII text first). For ASCII text
  *       this is all of normalise.
  *
- *   contamination_match(words, state) -> (hits, first, exact, near) | None
- *       contamination.ContaminationDetector._match, on the detector's own dictionaries and
- *       sets (same iteration orders; float sums through the builtin sum): the same result,
- *       or None when there is nothing to report.
- *
  *   contamination_screen(...) -> capsule; contamination_quiet(capsule, text_or_words) -> bool
  *       the holdout index in C tables; True when ContaminationDetector._match could not
  *       report anything for the field (necessary conditions only: the exact match runs
@@ -47,9 +42,6 @@
  *   chat_fields(obj, TextField) -> list[TextField] | None
  *       readers.record_fields for a plain chat record (messages of role + content);
  *       None for any other shape, which the Python reader handles.
- *
- *   word_codes(words, code) -> bytes
- *       bytes(map(code.get, words, repeat(0))): the contamination word mask.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -107,10 +99,18 @@ static int64_t tuple_hash(const uint32_t *ids, Py_ssize_t n) {
 
 /* -- characters ------------------------------------------------------------------------ */
 
+/* an ASCII letter or digit */
+static inline int ascii_alnum(Py_UCS4 ch) {
+    return ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+/* ch with ASCII capitals lower-cased */
+static inline Py_UCS4 ascii_lower(Py_UCS4 ch) { return (ch >= 'A' && ch <= 'Z') ? ch + 32 : ch; }
+
+/* Python's \w: str.isalnum() or "_" */
 static inline int is_word(Py_UCS4 ch) {
     if (ch < 128)
-        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-               ch == '_';
+        return ascii_alnum(ch) || ch == '_';
     return Py_UNICODE_ISALNUM(ch);
 }
 
@@ -171,7 +171,7 @@ static int token_id(PyObject *text, int kind, const void *data, Py_ssize_t start
         }
         for (Py_ssize_t i = 0; i < n; i++) {
             Py_UCS4 ch = PyUnicode_READ(kind, data, start + i);
-            buf[i] = (unsigned char)((ch >= 'A' && ch <= 'Z') ? ch + 32 : ch);
+            buf[i] = (unsigned char)ascii_lower(ch);
         }
         *out = crc32_bytes(buf, n);
         if (buf != small)
@@ -278,8 +278,7 @@ static PyObject *alnum_words(PyObject *self, PyObject *arg) {
     Py_ssize_t i = 0;
     while (i < len) {
         Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-        if (!(ch < 128 ? ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') || (ch >= '0' && ch <= '9')
-                       : Py_UNICODE_ISALNUM(ch))) {
+        if (!(ch < 128 ? ascii_alnum(ch) : Py_UNICODE_ISALNUM(ch))) {
             i++;
             continue;
         }
@@ -288,7 +287,7 @@ static PyObject *alnum_words(PyObject *self, PyObject *arg) {
         while (i < len) {
             ch = PyUnicode_READ(kind, data, i);
             if (ch < 128) {
-                if (!(((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') || (ch >= '0' && ch <= '9')))
+                if (!ascii_alnum(ch))
                     break;
             } else if (Py_UNICODE_ISALNUM(ch)) {
                 run_ascii = 0;
@@ -302,7 +301,7 @@ static PyObject *alnum_words(PyObject *self, PyObject *arg) {
         if ((ascii || run_ascii) && n <= (Py_ssize_t)sizeof(small)) {
             for (Py_ssize_t k = 0; k < n; k++) {
                 Py_UCS4 c = PyUnicode_READ(kind, data, start + k);
-                small[k] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+                small[k] = (char)ascii_lower(c);
             }
             word = PyUnicode_DecodeASCII(small, n, NULL);
         } else {
@@ -327,416 +326,9 @@ static PyObject *alnum_words(PyObject *self, PyObject *arg) {
     return out;
 }
 
-/* word_codes(words, code) -> bytes: code.get(word, 0) for each word, one byte each. */
-static PyObject *word_codes(PyObject *self, PyObject *args) {
-    (void)self;
-    PyObject *words, *code;
-    if (!PyArg_ParseTuple(args, "O!O!:word_codes", &PyList_Type, &words, &PyDict_Type, &code))
-        return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(words);
-    PyObject *out = PyBytes_FromStringAndSize(NULL, n);
-    if (!out)
-        return NULL;
-    unsigned char *w = (unsigned char *)PyBytes_AS_STRING(out);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = PyDict_GetItemWithError(code, PyList_GET_ITEM(words, i));
-        if (!v) {
-            if (PyErr_Occurred()) {
-                Py_DECREF(out);
-                return NULL;
-            }
-            w[i] = 0;
-            continue;
-        }
-        long c = PyLong_AsLong(v);
-        if (c == -1 && PyErr_Occurred()) {
-            Py_DECREF(out);
-            return NULL;
-        }
-        w[i] = (unsigned char)c;
-    }
-    return out;
-}
-
-/* -- contamination ------------------------------------------------------------------------
- * contamination_match(words, state) -> (hits, first, exact, near) | None
- * ContaminationDetector._match, step by step on the same Python objects (same dictionaries,
- * same set iteration orders, the builtin sum for float sums), so the results are identical;
- * None when there is nothing to report. state is ContaminationDetector._state. */
-
-enum {
-    ST_CODE, ST_N, ST_GRAMS, ST_SHORT, ST_SHORT_FIRST, ST_POSTINGS, ST_POSTING_WORDS, ST_KEY_WORDS,
-    ST_IDF, ST_COMMON_WORDS, ST_MIN_CONTAINMENT, ST_MIN_ITEM_WEIGHT, ST_MAX_ITEM_SIZE, ST_ITEM_SIZE,
-    ST_ITEM_WEIGHT, ST_COMMON_WEIGHT, ST_ITEM_COMMON, ST_SUM, ST_SIZE
-};
-
-/* hash(tuple(words[i:i+n])) */
-static int slice_hash(PyObject *words, Py_ssize_t i, Py_ssize_t n, Py_hash_t *out) {
-    PyObject *t = PyList_GetSlice(words, i, i + n);
-    if (!t)
-        return -1;
-    PyObject *tup = PyList_AsTuple(t);
-    Py_DECREF(t);
-    if (!tup)
-        return -1;
-    *out = PyObject_Hash(tup);
-    Py_DECREF(tup);
-    return *out == -1 && PyErr_Occurred() ? -1 : 0;
-}
-
-/* a borrowed value of d[key_hash] (an int key), or NULL (no error) when absent */
-static PyObject *get_by_hash(PyObject *d, Py_hash_t h, int *err) {
-    PyObject *key = PyLong_FromSsize_t(h);
-    if (!key) {
-        *err = 1;
-        return NULL;
-    }
-    PyObject *v = PyDict_GetItemWithError(d, key);
-    Py_DECREF(key);
-    if (!v && PyErr_Occurred())
-        *err = 1;
-    return v;
-}
-
-/* sum([idf[w] for w in words]) through the builtin sum; a new reference */
-static PyObject *idf_sum(PyObject *sum, PyObject *idf, PyObject *words) {
-    PyObject *vals = PyList_New(0);
-    if (!vals)
-        return NULL;
-    PyObject *it = PyObject_GetIter(words);
-    if (!it) {
-        Py_DECREF(vals);
-        return NULL;
-    }
-    PyObject *w;
-    while ((w = PyIter_Next(it))) {
-        PyObject *v = PyObject_GetItem(idf, w);
-        Py_DECREF(w);
-        if (!v || PyList_Append(vals, v) < 0) {
-            Py_XDECREF(v);
-            Py_DECREF(it);
-            Py_DECREF(vals);
-            return NULL;
-        }
-        Py_DECREF(v);
-    }
-    Py_DECREF(it);
-    if (PyErr_Occurred()) {
-        Py_DECREF(vals);
-        return NULL;
-    }
-    PyObject *out = PyObject_CallOneArg(sum, vals);
-    Py_DECREF(vals);
-    return out;
-}
-
 static int as_double(PyObject *o, double *out) {
     *out = PyFloat_AsDouble(o);
     return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
-}
-
-static PyObject *contamination_match(PyObject *self, PyObject *args) {
-    (void)self;
-    PyObject *words, *st;
-    if (!PyArg_ParseTuple(args, "O!O!:contamination_match", &PyList_Type, &words, &PyTuple_Type, &st))
-        return NULL;
-    if (PyTuple_GET_SIZE(st) != ST_SIZE) {
-        PyErr_SetString(PyExc_ValueError, "contamination_match(): malformed state");
-        return NULL;
-    }
-#define ST(i) PyTuple_GET_ITEM(st, i)
-    PyObject *code = ST(ST_CODE), *grams = ST(ST_GRAMS), *shorts = ST(ST_SHORT);
-    Py_ssize_t n = PyLong_AsSsize_t(ST(ST_N));
-    if (n == -1 && PyErr_Occurred())
-        return NULL;
-    Py_ssize_t nw = PyList_GET_SIZE(words);
-    PyObject *hits = NULL, *first = NULL, *near = NULL, *exact = Py_None, *distinct = NULL,
-             *posting = NULL, *acc = NULL, *result = NULL, *mask_obj = NULL;
-    Py_INCREF(Py_None);
-    hits = PyDict_New();
-    first = PyDict_New();
-    near = PyDict_New();
-    if (!hits || !first || !near)
-        goto done;
-    /* the mask: 0 = not a holdout word, 1 = a holdout word, 2 = one that starts an n-gram */
-    mask_obj = PyBytes_FromStringAndSize(NULL, nw);
-    if (!mask_obj)
-        goto done;
-    unsigned char *mask = (unsigned char *)PyBytes_AS_STRING(mask_obj);
-    for (Py_ssize_t i = 0; i < nw; i++) {
-        PyObject *v = PyDict_GetItemWithError(code, PyList_GET_ITEM(words, i));
-        if (!v) {
-            if (PyErr_Occurred())
-                goto done;
-            mask[i] = 0;
-        } else {
-            long c = PyLong_AsLong(v);
-            if (c == -1 && PyErr_Occurred())
-                goto done;
-            mask[i] = (unsigned char)c;
-        }
-    }
-    /* n-gram windows: (?=\x02[\x01\x02]{n-1}) */
-    if (PyDict_GET_SIZE(grams) && nw >= n) {
-        Py_ssize_t run = 0; /* nonzero mask bytes starting at i, counted from the right */
-        Py_ssize_t *runs = PyMem_Malloc((size_t)(nw + 1) * sizeof(Py_ssize_t));
-        if (!runs) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        runs[nw] = 0;
-        for (Py_ssize_t i = nw - 1; i >= 0; i--) {
-            run = mask[i] ? run + 1 : 0;
-            runs[i] = run;
-        }
-        for (Py_ssize_t i = 0; i + n <= nw; i++) {
-            if (mask[i] != 2 || runs[i] < n)
-                continue;
-            Py_hash_t h;
-            int err = 0;
-            if (slice_hash(words, i, n, &h) < 0) {
-                PyMem_Free(runs);
-                goto done;
-            }
-            PyObject *owner = get_by_hash(grams, h, &err);
-            if (err) {
-                PyMem_Free(runs);
-                goto done;
-            }
-            if (!owner)
-                continue;
-            PyObject *cur = PyDict_GetItemWithError(hits, owner);
-            long count = cur ? PyLong_AsLong(cur) : 0;
-            PyObject *nv = PyLong_FromLong(count + 1);
-            PyObject *pos = PyLong_FromSsize_t(i);
-            int bad = !nv || !pos || PyDict_SetItem(hits, owner, nv) < 0 ||
-                      (!PyDict_GetItemWithError(first, owner) && PyDict_SetItem(first, owner, pos) < 0);
-            Py_XDECREF(nv);
-            Py_XDECREF(pos);
-            if (bad || PyErr_Occurred()) {
-                PyMem_Free(runs);
-                goto done;
-            }
-        }
-        PyMem_Free(runs);
-    }
-    /* short items: a run of >= length holdout words holding an item's whole word sequence */
-    {
-        Py_ssize_t pos = 0;
-        PyObject *lk, *table;
-        int stop = 0;
-        while (!stop && PyDict_Next(shorts, &pos, &lk, &table)) {
-            Py_ssize_t length = PyLong_AsSsize_t(lk);
-            if (length == -1 && PyErr_Occurred())
-                goto done;
-            if (nw < length)
-                continue;
-            PyObject *firsts = PyDict_GetItemWithError(ST(ST_SHORT_FIRST), lk);
-            if (!firsts) {
-                if (!PyErr_Occurred())
-                    PyErr_SetString(PyExc_KeyError, "short_first");
-                goto done;
-            }
-            Py_ssize_t i = 0;
-            while (i < nw && !stop) {
-                if (!mask[i]) {
-                    i++;
-                    continue;
-                }
-                Py_ssize_t lo = i;
-                while (i < nw && mask[i])
-                    i++;
-                Py_ssize_t hi = i;
-                if (hi - lo < length)
-                    continue;
-                for (Py_ssize_t j = lo; j <= hi - length; j++) {
-                    int in = PySet_Contains(firsts, PyList_GET_ITEM(words, j));
-                    if (in < 0)
-                        goto done;
-                    if (!in)
-                        continue;
-                    Py_hash_t h;
-                    int err = 0;
-                    if (slice_hash(words, j, length, &h) < 0)
-                        goto done;
-                    PyObject *owner = get_by_hash(table, h, &err);
-                    if (err)
-                        goto done;
-                    if (owner) {
-                        Py_INCREF(owner);
-                        Py_SETREF(exact, owner);
-                        int truth = PyObject_IsTrue(owner);
-                        if (truth < 0)
-                            goto done;
-                        stop = truth; /* `if exact: break` */
-                        break;
-                    }
-                }
-            }
-        }
-    }
-    /* near-duplicates: idf-weighted containment of an item's words */
-    distinct = PySet_New(words);
-    if (!distinct)
-        goto done;
-    if (PyDict_GET_SIZE(ST(ST_POSTINGS))) {
-        int go = 1;
-        PyObject *key_words = ST(ST_KEY_WORDS);
-        if (key_words != Py_None) {
-            PyObject *d = PyObject_CallMethod(distinct, "isdisjoint", "O", key_words);
-            if (!d)
-                goto done;
-            go = d == Py_False;
-            Py_DECREF(d);
-        }
-        if (go) {
-            posting = PyNumber_And(distinct, ST(ST_POSTING_WORDS));
-            if (!posting)
-                goto done;
-        }
-    }
-    if (posting && PySet_GET_SIZE(posting)) {
-        PyObject *idf = ST(ST_IDF), *sum = ST(ST_SUM);
-        double min_c, min_w, field_common, posting_sum;
-        if (as_double(ST(ST_MIN_CONTAINMENT), &min_c) < 0 || as_double(ST(ST_MIN_ITEM_WEIGHT), &min_w) < 0)
-            goto done;
-        PyObject *common = PyNumber_And(distinct, ST(ST_COMMON_WORDS));
-        if (!common)
-            goto done;
-        PyObject *fc = idf_sum(sum, idf, common);
-        Py_DECREF(common);
-        if (!fc || as_double(fc, &field_common) < 0) {
-            Py_XDECREF(fc);
-            goto done;
-        }
-        Py_DECREF(fc);
-        field_common += 1e-9;
-        acc = PyDict_New();
-        if (!acc)
-            goto done;
-        PyObject *ps = idf_sum(sum, idf, posting);
-        if (!ps || as_double(ps, &posting_sum) < 0) {
-            Py_XDECREF(ps);
-            goto done;
-        }
-        Py_DECREF(ps);
-        Py_ssize_t max_size = PyLong_AsSsize_t(ST(ST_MAX_ITEM_SIZE));
-        if (max_size == -1 && PyErr_Occurred())
-            goto done;
-        Py_ssize_t n_distinct = PySet_GET_SIZE(distinct);
-        if (posting_sum + field_common >= min_c * min_w && n_distinct <= 5 * max_size) {
-            PyObject *it = PyObject_GetIter(posting), *w;
-            if (!it)
-                goto done;
-            while ((w = PyIter_Next(it))) {
-                PyObject *owners = PyObject_GetItem(ST(ST_POSTINGS), w);
-                PyObject *weight_obj = owners ? PyObject_GetItem(idf, w) : NULL;
-                Py_DECREF(w);
-                double weight;
-                if (!weight_obj || !PyList_Check(owners) || as_double(weight_obj, &weight) < 0) {
-                    if (!PyErr_Occurred())
-                        PyErr_SetString(PyExc_TypeError, "postings must be lists");
-                    Py_XDECREF(owners);
-                    Py_XDECREF(weight_obj);
-                    Py_DECREF(it);
-                    goto done;
-                }
-                Py_DECREF(weight_obj);
-                for (Py_ssize_t k = 0; k < PyList_GET_SIZE(owners); k++) {
-                    PyObject *o = PyList_GET_ITEM(owners, k);
-                    PyObject *cur = PyDict_GetItemWithError(acc, o);
-                    double v = 0.0;
-                    if ((!cur && PyErr_Occurred()) || (cur && as_double(cur, &v) < 0)) {
-                        Py_DECREF(owners);
-                        Py_DECREF(it);
-                        goto done;
-                    }
-                    PyObject *nv = PyFloat_FromDouble(v + weight);
-                    if (!nv || PyDict_SetItem(acc, o, nv) < 0) {
-                        Py_XDECREF(nv);
-                        Py_DECREF(owners);
-                        Py_DECREF(it);
-                        goto done;
-                    }
-                    Py_DECREF(nv);
-                }
-                Py_DECREF(owners);
-            }
-            Py_DECREF(it);
-            if (PyErr_Occurred())
-                goto done;
-        }
-        Py_ssize_t apos = 0;
-        PyObject *o, *vobj;
-        while (PyDict_Next(acc, &apos, &o, &vobj)) {
-            double v, total, cw;
-            int in_hits = PyDict_Contains(hits, o);
-            if (in_hits < 0)
-                goto done;
-            PyObject *size = PyObject_GetItem(ST(ST_ITEM_SIZE), o);
-            if (!size)
-                goto done;
-            Py_ssize_t item_size = PyLong_AsSsize_t(size);
-            Py_DECREF(size);
-            if (item_size == -1 && PyErr_Occurred())
-                goto done;
-            if (in_hits || n_distinct > 5 * item_size)
-                continue;
-            PyObject *tw = PyObject_GetItem(ST(ST_ITEM_WEIGHT), o);
-            PyObject *cwo = tw ? PyObject_GetItem(ST(ST_COMMON_WEIGHT), o) : NULL;
-            int bad = !tw || !cwo || as_double(tw, &total) < 0 || as_double(cwo, &cw) < 0 ||
-                      as_double(vobj, &v) < 0;
-            Py_XDECREF(tw);
-            Py_XDECREF(cwo);
-            if (bad)
-                goto done;
-            double least = field_common < cw ? field_common : cw;
-            if (v + least < min_c * total)
-                continue;
-            PyObject *ic = PyObject_GetItem(ST(ST_ITEM_COMMON), o);
-            if (!ic)
-                goto done;
-            PyObject *both = PyNumber_And(ic, distinct);
-            Py_DECREF(ic);
-            if (!both)
-                goto done;
-            PyObject *extra = idf_sum(sum, idf, both);
-            Py_DECREF(both);
-            double e;
-            if (!extra || as_double(extra, &e) < 0) {
-                Py_XDECREF(extra);
-                goto done;
-            }
-            Py_DECREF(extra);
-            v += e;
-            double score = v / total;
-            if (score >= min_c && n_distinct <= 5 * item_size) {
-                PyObject *sc = PyFloat_FromDouble(score);
-                if (!sc || PyDict_SetItem(near, o, sc) < 0) {
-                    Py_XDECREF(sc);
-                    goto done;
-                }
-                Py_DECREF(sc);
-            }
-        }
-    }
-    if (!PyDict_GET_SIZE(hits) && exact == Py_None && !PyDict_GET_SIZE(near)) {
-        Py_INCREF(Py_None);
-        result = Py_None;
-    } else {
-        result = PyTuple_Pack(4, hits, first, exact, near);
-    }
-done:
-#undef ST
-    Py_XDECREF(hits);
-    Py_XDECREF(first);
-    Py_XDECREF(near);
-    Py_XDECREF(exact);
-    Py_XDECREF(distinct);
-    Py_XDECREF(posting);
-    Py_XDECREF(acc);
-    Py_XDECREF(mask_obj);
-    return result;
 }
 
 /* -- contamination screen ------------------------------------------------------------------
@@ -1163,14 +755,14 @@ static PyObject *contamination_quiet(PyObject *self, PyObject *args) {
         unsigned char small[256];
         while (i < len) {
             unsigned char ch = s[i];
-            if (!(((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') || (ch >= '0' && ch <= '9'))) {
+            if (!ascii_alnum(ch)) {
                 i++;
                 continue;
             }
             Py_ssize_t start = i;
             while (i < len) {
                 ch = s[i];
-                if (!(((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') || (ch >= '0' && ch <= '9')))
+                if (!ascii_alnum(ch))
                     break;
                 i++;
             }
@@ -1179,7 +771,7 @@ static PyObject *contamination_quiet(PyObject *self, PyObject *args) {
             if (n <= (Py_ssize_t)sizeof(small)) { /* longer words are not holdout words */
                 for (Py_ssize_t k = 0; k < n; k++) {
                     unsigned char x = s[start + k];
-                    small[k] = (x >= 'A' && x <= 'Z') ? (unsigned char)(x + 32) : x;
+                    small[k] = (unsigned char)ascii_lower(x);
                 }
                 id = word_id(c, small, n);
             } else {
@@ -1545,7 +1137,7 @@ static int role_is_response(PyObject *role) {
         return 0;
     char low[17];
     for (Py_ssize_t i = 0; i < n; i++)
-        low[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
+        low[i] = (char)ascii_lower(s[i]);
     low[n] = 0;
     for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
         if (strcmp(low, names[k]) == 0)
@@ -1636,9 +1228,6 @@ static PyMethodDef methods[] = {
     {"contamination_quiet", contamination_quiet, METH_VARARGS,
      "contamination_quiet(screen, ascii_text_or_words) -> bool: True when the field cannot "
      "match any holdout item."},
-    {"contamination_match", contamination_match, METH_VARARGS,
-     "contamination_match(words, state) -> (hits, first, exact, near) | None: "
-     "ContaminationDetector._match on its state tuple."},
     {"union_features", union_features, METH_O,
      "union_features(chunks) -> bytes: sorted distinct int64 values of the byte strings."},
     {"feature_hashes", feature_hashes, METH_VARARGS,
@@ -1646,8 +1235,6 @@ static PyMethodDef methods[] = {
      "prompt (int64, native order); None when the text holds invisible format characters."},
     {"alnum_words", alnum_words, METH_O,
      "alnum_words(text) -> list[str]: runs of str.isalnum() characters (ASCII runs lower-cased)."},
-    {"word_codes", word_codes, METH_VARARGS,
-     "word_codes(words, code) -> bytes: code.get(word, 0) per word (values 0..255)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -96,13 +96,10 @@ _NATIVE_SAMPLES = (
 
 
 def _agrees(mod: ModuleType) -> bool:
-    code = {"the": 1, "api": 2, "ﬁne": 3}
     for text in _NATIVE_SAMPLES:
         want = _normalise_py(text)
         low = text if text.isascii() else unicodedata.normalize("NFKC", text).lower()
         if mod.alnum_words(low) != want:
-            return False
-        if mod.word_codes(want, code) != bytes(map(code.get, want, itertools.repeat(0))):
             return False
     return True
 
@@ -329,27 +326,6 @@ class ContaminationDetector:
         self._runs = {k: re.compile(b"[\\x01\\x02]{%d,}" % k) for k in self.short}
         self.short_first: dict[int, frozenset[str]] = {k: frozenset(v) for k, v in short_first.items()}
         self._screen = self._native_screen(sorted(vocab), kept_seqs, short_seqs)
-        # what the C extension's ``contamination_match`` reads (the order is its contract)
-        self._state = (
-            self._code,
-            self.n,
-            self.grams,
-            self.short,
-            self.short_first,
-            self.postings,
-            self.posting_words,
-            self.key_words,
-            self.idf,
-            self.common_words,
-            self.min_containment,
-            self.min_item_weight,
-            self.max_item_size,
-            self.item_size,
-            self.item_weight,
-            self.common_weight,
-            self.item_common,
-            sum,
-        )
 
     def _native_screen(
         self, vocab: list[str], grams: list[tuple[str, ...]], shorts: list[tuple[str, ...]]
@@ -387,28 +363,9 @@ class ContaminationDetector:
         """Holdout overlap in every field of ``record``."""
         if not self.grams and not self.short and not self.postings:
             return
-        native_match = _NATIVE.contamination_match if _NATIVE is not None else None
-        screen = self._screen
-        for field in record.fields:
-            words: list[str] | None = None
-            if screen is not None:
-                # most fields share nothing with the holdout: cleared in C, no words made
-                if field.text.isascii():
-                    if _NATIVE.contamination_quiet(screen, field.text):
-                        continue
-                else:
-                    words = normalise(field.text)
-                    if _NATIVE.contamination_quiet(screen, words):
-                        continue
-            if words is None:
-                words = normalise(field.text)
-            if native_match is not None:
-                found = native_match(words, self._state)
-                if found is None:
-                    continue
-                hits, first, exact, near = found
-            else:
-                hits, first, exact, near = self._match(words)
+        for field in self.worth(record.fields):
+            words = normalise(field.text)
+            hits, first, exact, near = self._match(words)
             for owner, score in sorted(near.items()):
                 yield self._finding(
                     record,
@@ -452,20 +409,14 @@ class ContaminationDetector:
 
     def _match(self, words: list[str]) -> tuple[dict[str, int], dict[str, int], str | None, dict[str, float]]:
         """``(n-gram hits per item, first hit per item, exact short item, near-duplicate
-        scores)`` of one field's words (the C extension's ``contamination_match`` computes
-        the same, step by step, on :attr:`_state`)."""
+        scores)`` of one field's words."""
         code = self._code
         n = self.n
         hits: dict[str, int] = {}
         first: dict[str, int] = {}
         exact: str | None = None
         # which words are holdout words (a window can match only inside a run of them)
-        if not words:
-            mask = b""
-        elif _NATIVE is not None:
-            mask = _NATIVE.word_codes(words, code)
-        else:
-            mask = bytes(map(code.get, words, itertools.repeat(0)))
+        mask = bytes(map(code.get, words, itertools.repeat(0)))
         if self.grams and len(words) >= n:
             grams = self.grams
             for m in self._window_starts.finditer(mask):

@@ -287,20 +287,19 @@ class _FieldMemo:
 
     def __init__(self, detectors: list[RecordDetector]) -> None:
         self.detectors = detectors
-        # detectors that report only through rules of the shared pre-screened keyword index:
-        # a field the screen clears for all of them is not shown to them
+        # (detector, how its fields are chosen, its pre-check): _SCREENED detectors report
+        # only through rules of the shared pre-screened keyword index (a field the screen
+        # clears for all of them is not shown to them); _WORTH ones have an exact pre-check
+        # of fields (see RecordDetector); _ALL ones see every field
         self.shared = _shared_index(detectors)
-        self.screened = tuple(
-            self.shared is not None and getattr(getattr(d, "index", None), "_shared", None) is self.shared
-            for d in detectors
-        )
-        # the detectors' exact pre-checks of fields (see RecordDetector), where they have one
-        self.worth = tuple(getattr(d, "worth", None) for d in detectors)
-        # (detector, how its fields are chosen: _SCREENED, _WORTH or _ALL, its pre-check)
-        self.plan = tuple(
-            (d, _SCREENED if screened else _WORTH if worth is not None else _ALL, worth)
-            for d, screened, worth in zip(detectors, self.screened, self.worth, strict=True)
-        )
+        plan = []
+        for d in detectors:
+            worth = getattr(d, "worth", None)
+            if self.shared is not None and getattr(getattr(d, "index", None), "_shared", None) is self.shared:
+                plan.append((d, _SCREENED, None))
+            else:
+                plan.append((d, _ALL if worth is None else _WORTH, worth))
+        self.plan = tuple(plan)
         self.seen: dict[tuple[str, TextField], list[Finding]] = {}
         self.chars = 0
 

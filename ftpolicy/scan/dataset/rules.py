@@ -246,9 +246,14 @@ class SharedKeywordIndex:
         import ahocorasick
 
         targets: dict[str, list[tuple[int, int]]] = {}
+        # a rule with keywords reports only where one of them occurs (see the detectors), so
+        # a screen candidate whose keywords are all absent is ruled out too (below)
+        keywords_of: dict[tuple[int, int], list[str]] = {}
         for slot, index in enumerate(indexes):
             for k, rules in index.by_keyword.items():
                 targets.setdefault(k, []).extend((slot, r) for r in rules)
+                for r in rules:
+                    keywords_of.setdefault((slot, r), []).append(k)
         self._slots = len(indexes)
         self._automaton: Any = None
         if targets:
@@ -267,13 +272,6 @@ class SharedKeywordIndex:
             for r, pattern in enumerate(index.patterns or ()):
                 self._owners.append((slot, r))
                 patterns.append(pattern)
-        # a rule with keywords reports only where one of them occurs (see the detectors), so
-        # a screen candidate whose keywords are all absent is ruled out too
-        keywords_of: dict[tuple[int, int], list[str]] = {}
-        for slot, index in enumerate(indexes):
-            for k, rules in index.by_keyword.items():
-                for r in rules:
-                    keywords_of.setdefault((slot, r), []).append(k)
         self._keywords = tuple(tuple(keywords_of.get(owner, ())) for owner in self._owners)
         self._screen = RuleScreen(patterns) if patterns else None
         self._last: tuple[str | None, frozenset[int] | None] = (None, None)

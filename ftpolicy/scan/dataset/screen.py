@@ -43,7 +43,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -198,58 +198,61 @@ class RuleScreen:
     def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
         self.size = len(patterns)
         self._hs = _load_hyperscan()
-        self._db: Any = None  # for ASCII text
-        self._udb: Any = None  # for other text: patterns widened for Unicode (see unicode_widen)
-        always: set[int] = set()
-        always_u: set[int] = set()
-        if self._hs is None:
-            always.update(range(self.size))
-            always_u.update(range(self.size))
-        else:
-            hs = self._hs
-            base = hs.HS_FLAG_PREFILTER | hs.HS_FLAG_SINGLEMATCH | hs.HS_FLAG_UTF8 | hs.HS_FLAG_ALLOWEMPTY
-            plain: tuple[list[bytes], list[int], list[int]] = ([], [], [])
-            wide: tuple[list[bytes], list[int], list[int]] = ([], [], [])
-            for i, pattern in enumerate(patterns):
-                src = pattern.pattern
-                if not isinstance(src, str) or pattern.flags & re.VERBOSE or _NOT_PORTABLE.search(src):
-                    always.add(i)
-                    always_u.add(i)
-                    continue
-                f = base
-                if pattern.flags & re.IGNORECASE:
-                    f |= hs.HS_FLAG_CASELESS
-                if pattern.flags & re.MULTILINE:
-                    f |= hs.HS_FLAG_MULTILINE
-                if pattern.flags & re.DOTALL:
-                    f |= hs.HS_FLAG_DOTALL
-                for (exprs, ids, flags), text in ((plain, widen(src)), (wide, unicode_widen(widen(src)))):
-                    if text is None or (exprs is wide[0] and not _caseless_ok(src, pattern.flags)):
-                        always_u.add(i)
-                        continue
-                    exprs.append(text.encode("utf-8"))
-                    ids.append(i)
-                    flags.append(f)
-            # one more expression per database, reported as rule ``size``: the characters on
-            # which the screen must stand aside (found in the same scan, not by a regex pass)
-            guard = hs.HS_FLAG_SINGLEMATCH | hs.HS_FLAG_UTF8
-            if plain[0]:
-                plain[0].append(_GUARD.encode())
-                plain[1].append(self.size)
-                plain[2].append(guard)
-                self._db, rejected = self._database(*plain)
-                always.update(rejected)
-            if wide[0]:
-                wide[0].append(_GUARD_U.encode())
-                wide[1].append(self.size)
-                wide[2].append(guard)
-                self._udb, rejected = self._database(*wide)
-                always_u.update(rejected)
-            if self.size in always or self.size in always_u:  # pragma: no cover - the guards compile
-                self._db = self._udb = None
-        self.always = frozenset(always)
-        self.always_u = frozenset(always_u)
+        # for ASCII text: the patterns as written (repeats widened)
+        self._db, self.always = self._build(patterns, lambda src, flags: widen(src), _GUARD)
+        # for other text: patterns widened for Unicode (see unicode_widen)
+        self._udb, self.always_u = self._build(
+            patterns,
+            lambda src, flags: unicode_widen(widen(src)) if _caseless_ok(src, flags) else None,
+            _GUARD_U,
+        )
         self._found: set[int] = set()
+
+    def _build(
+        self,
+        patterns: Sequence[re.Pattern[str]],
+        rewrite: Callable[[str, int], str | None],
+        guard: str,
+    ) -> tuple[Any, frozenset[int]]:
+        """A database of the patterns as ``rewrite`` gives them (``None``: leave the rule
+        out), and the rules it leaves out (they always run). One more expression, reported
+        as rule ``size``, finds the ``guard`` characters on which the screen stands aside, in
+        the same scan."""
+        hs = self._hs
+        if hs is None:
+            return None, frozenset(range(self.size))
+        base = hs.HS_FLAG_PREFILTER | hs.HS_FLAG_SINGLEMATCH | hs.HS_FLAG_UTF8 | hs.HS_FLAG_ALLOWEMPTY
+        exprs: list[bytes] = []
+        ids: list[int] = []
+        flags: list[int] = []
+        left_out: set[int] = set()
+        for i, pattern in enumerate(patterns):
+            src = pattern.pattern
+            portable = (
+                isinstance(src, str) and not pattern.flags & re.VERBOSE and not _NOT_PORTABLE.search(src)
+            )
+            text = rewrite(src, pattern.flags) if portable else None
+            if text is None:
+                left_out.add(i)
+                continue
+            f = base
+            if pattern.flags & re.IGNORECASE:
+                f |= hs.HS_FLAG_CASELESS
+            if pattern.flags & re.MULTILINE:
+                f |= hs.HS_FLAG_MULTILINE
+            if pattern.flags & re.DOTALL:
+                f |= hs.HS_FLAG_DOTALL
+            exprs.append(text.encode("utf-8"))
+            ids.append(i)
+            flags.append(f)
+        if not exprs:
+            return None, frozenset(left_out)
+        db, rejected = self._database(
+            [*exprs, guard.encode()], [*ids, self.size], [*flags, hs.HS_FLAG_SINGLEMATCH | hs.HS_FLAG_UTF8]
+        )
+        if self.size in rejected:  # pragma: no cover - the guards compile
+            return None, frozenset(range(self.size))
+        return db, frozenset(left_out | rejected)
 
     @property
     def active(self) -> bool:
