@@ -258,9 +258,12 @@ def attest_dataset(chain: Chain) -> None:
 
 
 def attest_approval(
-    chain: Chain, evidence_of: Sequence[str] = ("adapter-scan", "security-eval", "quality-eval")
+    chain: Chain,
+    evidence_of: Sequence[str] = ("adapter-scan", "security-eval", "quality-eval"),
+    **extra: Any,
 ) -> None:
-    """eve's security approval of the adapter, over its files and the named steps' evidence."""
+    """eve's security approval of the adapter, over its files and the named steps' evidence
+    (``extra``: more fields of the approval evidence, e.g. ``waivers``)."""
     ev_dir = ADAPTER.evidence_dir
     approval = {
         "schema_version": 1,
@@ -268,6 +271,7 @@ def attest_approval(
         "subject": str(ADAPTER),
         "decision": "approve",
         "adapter": chain.adapter_ref(),
+        **extra,
     }
     mats = [*ADAPTER_FILES, *(f"{ev_dir}/{s}.json" for s in evidence_of)]
     chain.attest("security-approval", "eve", materials=mats, evidence=approval)

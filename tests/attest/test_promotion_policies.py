@@ -20,6 +20,7 @@ from attest.conftest import (
     ADAPTER_FILES,
     Chain,
     attest_adapter,
+    attest_approval,
     attest_dataset,
     eval_evidence,
     scan_evidence,
@@ -152,23 +153,9 @@ def test_high_adapter_scan_finding_and_its_security_waiver(
             link.unlink()
     for step in ("security-approval", "promote"):
         (governed.root / ADAPTER.evidence_dir / f"{step}.json").unlink()
-    ev = ADAPTER.evidence_dir
-    approval = {
-        "schema_version": 1,
-        "kind": "evidence-approval",
-        "subject": str(ADAPTER),
-        "decision": "approve",
-        "adapter": governed.adapter_ref(),
-        "waivers": [{"rule": "promotion/scan-high-finding", "reason": "shape checked by hand, benign"}],
-    }
-    governed.attest(
-        "security-approval",
-        "eve",
-        materials=[
-            *ADAPTER_FILES,
-            *(f"{ev}/{s}.json" for s in ("adapter-scan", "security-eval", "quality-eval")),
-        ],
-        evidence=approval,
+    attest_approval(
+        governed,
+        waivers=[{"rule": "promotion/scan-high-finding", "reason": "shape checked by hand, benign"}],
     )
     attest_adapter(governed, skip=ONLY_PROMOTE)
     with pytest.raises(SystemExit) as exc:
