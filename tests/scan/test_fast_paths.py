@@ -271,6 +271,65 @@ def test_same_report_with_and_without_the_fast_paths(corpus: Path, tmp_path: Pat
     assert fast["summary"] == plain["summary"]
 
 
+def test_batching_does_not_change_findings(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record loop's batches (pre-screens first, then detectors, then the trigger) give
+    the findings and summary of a record-at-a-time loop, whatever the batch limits."""
+    from ftpolicy.scan.dataset import engine
+
+    def run() -> tuple[list[dict[str, object]], dict[str, object]]:
+        result = engine.scan_dataset(
+            [str(corpus / "corpus.jsonl")],
+            engine.ScanOptions(holdout=str(corpus / "holdout.jsonl"), fail_on="never"),
+        )
+        summary = {k: v for k, v in result.summary.items() if k not in ("started_at", "duration_s")}
+        return [f.to_dict() for f in result.findings], summary
+
+    batched = run()
+    monkeypatch.setattr(engine, "BATCH_RECORDS", 1)
+    one_by_one = run()
+    monkeypatch.setattr(engine, "BATCH_RECORDS", 1000)
+    monkeypatch.setattr(engine, "BATCH_CHARS", 5000)  # batches cut by size, mid-way
+    by_size = run()
+    assert len(batched[0]) > 100
+    assert batched == one_by_one == by_size
+
+
+def test_batches_are_bounded() -> None:
+    from ftpolicy.scan.dataset import engine
+    from ftpolicy.scan.dataset.interface import Record, TextField
+
+    def record(line: int, chars: int) -> Record:
+        return Record("f.jsonl", line, (TextField("text", "prompt", "x" * chars),), None)
+
+    items = [record(i, 10) for i in range(600)]
+    assert [len(b) for b in engine._batches(iter(items))] == [256, 256, 88]
+    big = [record(i, engine.BATCH_CHARS // 3 + 1) for i in range(7)]
+    assert [len(b) for b in engine._batches(iter(big))] == [3, 3, 1]
+    assert list(engine._batches(iter([]))) == []
+
+
+def test_unicode_pre_check_is_exact() -> None:
+    """``HiddenUnicodeDetector.worth`` leaves out only fields its scan reports nothing on."""
+    from ftpolicy.scan.dataset.interface import Record, TextField
+    from ftpolicy.scan.dataset.rules import load_rules
+    from ftpolicy.scan.dataset.unicode import HiddenUnicodeDetector
+
+    detector = HiddenUnicodeDetector(load_rules().data["hidden-unicode"])
+    rng = random.Random(5)
+    alphabet = "abc XYZ é中🙂\u200b\u200d\u202e\U000e0041аеоαβ\u05d0\ufeff"
+    kept = left_out = 0
+    for i in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+        field = TextField("messages[0].content", "prompt", text)
+        findings = list(detector.scan(Record("f.jsonl", i + 1, (field,), None)))
+        if detector.worth([field]):
+            kept += 1
+        else:
+            left_out += 1
+            assert findings == [], text
+    assert kept > 100 and left_out > 100
+
+
 def test_contamination_screen_clears_only_fields_without_matches(tmp_path: Path) -> None:
     """The C contamination screen never clears a field the exact match would report:
     holdout items copied, edited (words dropped, swapped, inserted, re-cased, accented) and

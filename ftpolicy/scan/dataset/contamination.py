@@ -326,6 +326,7 @@ class ContaminationDetector:
         self._runs = {k: re.compile(b"[\\x01\\x02]{%d,}" % k) for k in self.short}
         self.short_first: dict[int, frozenset[str]] = {k: frozenset(v) for k, v in short_first.items()}
         self._screen = self._native_screen(sorted(vocab), kept_seqs, short_seqs)
+        self._pre: dict[str, bool] = {}  # the C screen's answers for the current batch
 
     def _native_screen(
         self, vocab: list[str], grams: list[tuple[str, ...]], shorts: list[tuple[str, ...]]
@@ -351,13 +352,33 @@ class ContaminationDetector:
             self.min_containment,
         )
 
+    def prescreen(self, texts: Iterable[str]) -> None:
+        """Run the C screen over ``texts`` now, one after the other (its tables stay in the
+        CPU caches), for the :meth:`worth` calls that follow."""
+        screen = self._screen
+        if screen is None:
+            return
+        quiet = _NATIVE.contamination_quiet
+        pre = self._pre = {}
+        for t in texts:
+            if t not in pre:
+                pre[t] = quiet(screen, t if t.isascii() else normalise(t))
+
     def worth(self, fields: Sequence[TextField]) -> Sequence[TextField]:
         """The fields the C screen does not clear (all of them without the extension)."""
         screen = self._screen
         if screen is None:
             return fields
         quiet = _NATIVE.contamination_quiet
-        return [f for f in fields if not quiet(screen, f.text if f.text.isascii() else normalise(f.text))]
+        pre = self._pre
+        out = []
+        for f in fields:
+            q = pre.get(f.text)
+            if q is None:
+                q = quiet(screen, f.text if f.text.isascii() else normalise(f.text))
+            if not q:
+                out.append(f)
+        return out
 
     def scan(self, record: Record) -> Iterator[Finding]:
         """Holdout overlap in every field of ``record``."""

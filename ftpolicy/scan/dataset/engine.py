@@ -5,13 +5,21 @@ whose shards are verified against their sha256 first, or files/directories), spl
 work into units (whole files, or newline-aligned byte ranges of large plain JSONL files
 when ``jobs > 1``; line numbers stay exact because the newlines before each range start
 are counted), runs the record detectors over every unit (in ``jobs`` worker processes,
-each streaming one record at a time: memory per worker is bounded by the line cap) and
-runs the corpus detector (trigger backdoors) over the merged stream in corpus order:
+each streaming batches of at most ``BATCH_RECORDS`` records and ``BATCH_CHARS`` characters:
+memory per worker is bounded) and runs the corpus detector (trigger backdoors) over the
+merged stream in corpus order:
 
 * ``jobs == 1``: one pass feeds both;
 * ``jobs > 1``: the workers run the record detectors while the parent process reads the
   same units in order and feeds the corpus detector (or, when the detector offers
   ``merge``, each worker feeds its own instance and the parent merges them in order).
+
+Within a batch each step runs over all of its records before the next one starts: the
+pre-screens over every new field text (:meth:`_FieldMemo.prescreen`), then the record
+detectors, then the corpus detector. Each step's tables (the rule screen's Hyperscan
+database, the holdout index, the trigger's memos) then stay in the CPU caches for a whole
+batch instead of being evicted by the other steps at every record, which made up ~15 % of
+the scan's CPU time. Results do not depend on the batching (the screens are exact caches).
 
 Findings are sorted by (file order, line, rule, field), so ``--jobs 4`` reports exactly
 what ``--jobs 1`` reports. A baseline then suppresses accepted findings.
@@ -300,8 +308,26 @@ class _FieldMemo:
             else:
                 plan.append((d, _ALL if worth is None else _WORTH, worth))
         self.plan = tuple(plan)
+        # pre-checks that can run over a batch of texts first (see prescreen)
+        self.prescreens = [
+            p for p in (getattr(x, "prescreen", None) for x in (self.shared, *detectors)) if callable(p)
+        ]
         self.seen: dict[tuple[str, TextField], list[Finding]] = {}
         self.chars = 0
+
+    def prescreen(self, batch: list[Record | Finding]) -> None:
+        """Run the pre-screens (the shared rule screen's, the detectors' ``prescreen``) over
+        the field texts of ``batch`` not yet remembered, before :meth:`scan` asks for them."""
+        seen = self.seen
+        texts = [
+            f.text
+            for item in batch
+            if isinstance(item, Record)
+            for f in item.fields
+            if (item.file, f) not in seen
+        ]
+        for screen in self.prescreens:
+            screen(texts)
 
     def scan(self, item: Record, out: list[Finding]) -> None:
         """Append the findings of every record detector for ``item`` to ``out``."""
@@ -413,6 +439,29 @@ def _scan_records(
         return _scan_records_loop(records, detectors, corpus)
 
 
+#: The record loop takes records in batches of at most this many records ...
+BATCH_RECORDS = 256
+#: ... and this many characters of field text (a batch's memory stays bounded)
+BATCH_CHARS = 4 << 20
+
+
+def _batches(items: Iterator[Record | Finding]) -> Iterator[list[Record | Finding]]:
+    """``items`` in consecutive batches (see ``BATCH_RECORDS`` and ``BATCH_CHARS``)."""
+    batch: list[Record | Finding] = []
+    chars = 0
+    for item in items:
+        batch.append(item)
+        if isinstance(item, Record):
+            for f in item.fields:
+                chars += len(f.text)
+        if len(batch) >= BATCH_RECORDS or chars >= BATCH_CHARS:
+            yield batch
+            batch = []
+            chars = 0
+    if batch:
+        yield batch
+
+
 def _scan_records_loop(
     records: Iterator[Record | Finding], detectors: list[RecordDetector], corpus: CorpusDetector | None
 ) -> _UnitResult:
@@ -420,15 +469,19 @@ def _scan_records_loop(
     count = 0
     malformed = 0
     memo = _FieldMemo(detectors)
-    for item in records:
-        if isinstance(item, Finding):
-            findings.append(item)
-            malformed += 1
-            continue
-        count += 1
-        memo.scan(item, findings)
-        if corpus is not None:
-            corpus.observe(item)
+    for batch in _batches(records):
+        memo.prescreen(batch)
+        for item in batch:
+            if isinstance(item, Finding):
+                findings.append(item)
+                malformed += 1
+                continue
+            count += 1
+            memo.scan(item, findings)
+        if corpus is not None:  # after the record detectors: each keeps its tables warm
+            for item in batch:
+                if not isinstance(item, Finding):
+                    corpus.observe(item)
     return _UnitResult(findings, count, malformed)
 
 

@@ -103,6 +103,9 @@ class RecordDetector(Protocol):
     Optional extension, detected with ``hasattr``: ``worth(fields)`` returns the fields
     that could give a finding (a cheap, exact pre-check: a field it leaves out would give
     none); the engine then shows the detector only those, and skips it when none remain.
+    ``prescreen(texts)``: the engine passes the new field texts of a batch of records
+    before it asks ``worth`` about them, so the pre-check can run over all of them at once
+    and remember its answers (a cache: ``worth`` must give the same answer without it).
     """
 
     category: str

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -147,6 +147,9 @@ def _check_regexes(data: dict[str, Any]) -> None:
                         f"rule {name}/{rule.get('id')}: {key} is not a valid regular expression: {exc}",
                         hint="rule patterns use Python `re` syntax; quote them with single quotes in YAML",
                     ) from exc
+
+
+_MISS: Any = object()
 
 
 class KeywordIndex:
@@ -275,6 +278,7 @@ class SharedKeywordIndex:
         self._keywords = tuple(tuple(keywords_of.get(owner, ())) for owner in self._owners)
         self._screen = RuleScreen(patterns) if patterns else None
         self._last: tuple[str | None, frozenset[int] | None] = (None, None)
+        self._pre: dict[str, frozenset[int] | None] = {}
         if self._screen is not None and not self._screen.active:
             self._screen = None
         self._empty: tuple[frozenset[int] | None, ...] = tuple(
@@ -305,12 +309,25 @@ class SharedKeywordIndex:
             for rules, screened in zip(per, self._screened, strict=True)
         )
 
+    def prescreen(self, texts: Iterable[str]) -> None:
+        """Screen ``texts`` now, one after the other (the screen's tables stay in the CPU
+        caches), for the :meth:`quiet` calls that follow."""
+        if self._screen is None or not all(self._screened):
+            return
+        pre = self._pre = {}
+        cand = self._candidates
+        for t in texts:
+            if t not in pre:
+                pre[t] = cand(t)
+
     def quiet(self, text: str) -> bool:
         """True when the screen rules out every rule of every screened index for ``text``
         (their detectors cannot report anything on it and need not look)."""
         if self._screen is None or not all(self._screened):
             return False
-        found = self._candidates(text)
+        found = self._pre.get(text, _MISS)
+        if found is _MISS:
+            found = self._candidates(text)
         self._last = (text, found)  # the lookups that follow for this text reuse the answer
         return found is not None and not found
 

@@ -15,9 +15,10 @@ Reported:
   (``pаypal`` with a Cyrillic ``а``), or a word written only with Cyrillic/Greek
   letters that look Latin inside otherwise Latin text.
 
-Plain ASCII text is skipped with one ``str.isascii`` call, so the detector costs nothing
-on most records. Accented names, CJK, Cyrillic or Greek sentences and emoji are not
-findings.
+Plain ASCII text is skipped with one ``str.isascii`` call, and other text without an
+invisible character or a Cyrillic/Greek letter with two character-class searches
+(:meth:`HiddenUnicodeDetector.worth`), so the detector costs next to nothing on most
+records. Accented names, CJK, Cyrillic or Greek sentences and emoji are not findings.
 """
 
 from __future__ import annotations
@@ -108,10 +109,18 @@ class HiddenUnicodeDetector:
                 return None
         return "zero-width"
 
-    @staticmethod
-    def worth(fields: Sequence[TextField]) -> list[TextField]:
-        """The fields that could hide anything: ASCII text cannot."""
-        return [f for f in fields if not f.text.isascii()]
+    def worth(self, fields: Sequence[TextField]) -> list[TextField]:
+        """The fields :meth:`scan` can report on (an exact pre-check): ASCII text hides
+        nothing, and other text needs an invisible character or, for ``homoglyph``, a
+        Cyrillic or Greek letter."""
+        invisible = self.invisible.search
+        confusable = _CONFUSABLE_SCRIPTS.search if "homoglyph" in self.rules else None
+        return [
+            f
+            for f in fields
+            if not f.text.isascii()
+            and (invisible(f.text) is not None or (confusable is not None and confusable(f.text) is not None))
+        ]
 
     def scan(self, record: Record) -> Iterator[Finding]:
         """Hidden characters and homoglyph words in every field of ``record``."""
