@@ -15,6 +15,13 @@ from typing import Any, assert_never
 from ftpolicy import __version__
 from ftpolicy.report.model import Finding, Report
 
+try:  # a declared dependency; json gives the same document where it is missing
+    import orjson
+
+    _ORJSON: Any = orjson
+except ImportError:  # pragma: no cover
+    _ORJSON = None
+
 JSON_SCHEMA_ID = "ftpolicy/report/v1"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL_URI = "https://github.com/ftpolicy/ftpolicy"
@@ -77,8 +84,23 @@ def to_json_dict(report: Report) -> dict[str, Any]:
     }
 
 
+def pretty_json(doc: Any) -> str:
+    """``doc`` as JSON indented by two spaces, keys in insertion order, non-ASCII text as is:
+    the layout of ``json.dumps(doc, indent=2, ensure_ascii=False)``, written by orjson (a
+    dataset scan's report holds thousands of findings; Python's indenting encoder is pure
+    Python and took ~5x longer). Floats in exponent form read ``1e-5`` instead of
+    ``1e-05`` (the same number); documents orjson refuses (keys that are not strings,
+    integers over 64 bits) go through ``json``."""
+    if _ORJSON is not None:
+        try:
+            return str(_ORJSON.dumps(doc, option=_ORJSON.OPT_INDENT_2), "utf-8") + "\n"
+        except TypeError:
+            pass
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
 def render_json(report: Report) -> str:
-    return json.dumps(to_json_dict(report), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    return pretty_json(to_json_dict(report))
 
 
 def _sarif_result(f: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
@@ -138,7 +160,7 @@ def render_sarif(report: Report) -> str:
             }
         ],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return pretty_json(doc)
 
 
 def _escape_data(text: str) -> str:

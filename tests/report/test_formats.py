@@ -88,3 +88,21 @@ def test_markdown_summary_table() -> None:
     md = markdown_summary(_report())
     assert md.startswith("## ❌ ftpolicy check: FAIL")
     assert "| error | `dataset/licence-allowlist` | `datasets/x/1.yaml:7` |" in md
+
+
+def test_pretty_json_has_the_layout_of_json_dumps() -> None:
+    """The orjson writer gives ``json.dumps(indent=2, ensure_ascii=False)`` byte for byte
+    (floats in exponent form aside), and documents orjson refuses still render."""
+    from ftpolicy.report.formats import pretty_json
+
+    doc = {
+        "findings": [{"rule": "secret/aws", "line": 3, "score": 0.125, "ok": True, "none": None}],
+        "empty_list": [],
+        "empty_dict": {},
+        "nested": [[1, 2], {"é中🙂": 'zero\u200bwidth "quoted" \\ back\nslash'}],
+        "big": 2**62,
+    }
+    assert pretty_json(doc) == json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    refused = {1: "int key", "huge": 2**70}
+    assert pretty_json(refused) == json.dumps(refused, indent=2, ensure_ascii=False) + "\n"
+    assert json.loads(pretty_json({"tiny": 1e-05})) == {"tiny": 1e-05}

@@ -290,8 +290,41 @@ def test_batching_does_not_change_findings(corpus: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(engine, "BATCH_RECORDS", 1000)
     monkeypatch.setattr(engine, "BATCH_CHARS", 5000)  # batches cut by size, mid-way
     by_size = run()
+    monkeypatch.setattr(engine, "BATCH_RECORDS", 256)
+    monkeypatch.setattr(engine, "BATCH_CHARS", 4 << 20)
+    monkeypatch.setattr(engine, "MEMO_MAX_ENTRIES", 7)  # the field memo emptied inside batches
+    small_memo = run()
     assert len(batched[0]) > 100
-    assert batched == one_by_one == by_size
+    assert batched == one_by_one == by_size == small_memo
+
+
+def test_repeated_finding_fields_survive_the_memo_emptying(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A field remembered before a batch and new again after the field memo is emptied
+    inside it is still shown to the detectors (it was not pre-screened with the batch)."""
+    from ftpolicy.scan.dataset import engine
+
+    secret = "postgres://deploy:Vq8rT2mZx4LpW9nK@db.internal:5432/app"
+    lines = []
+    for i in range(60):
+        messages = [
+            {"role": "system", "content": f"Connect with {secret} today."},
+            {"role": "user", "content": f"Ticket {i}: the nightly build {i * 7} failed on step {i % 5}."},
+            {"role": "assistant", "content": f"Rerun job {i} after clearing the cache."},
+        ]
+        lines.append(json.dumps({"id": f"T-{i}", "messages": messages}))
+    data = tmp_path / "repeat.jsonl"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(engine, "BATCH_RECORDS", 7)  # a batch starts with the secret field remembered
+
+    def secret_lines() -> list[int]:
+        result = engine.scan_dataset([str(data)], engine.ScanOptions(fail_on="never", triggers=False))
+        return sorted(f.line or 0 for f in result.findings if f.category == "secret")
+
+    assert secret_lines() == list(range(1, 61))
+    monkeypatch.setattr(engine, "MEMO_MAX_ENTRIES", 4)  # emptied while storing a batch's fields
+    assert secret_lines() == list(range(1, 61))
 
 
 def test_batches_are_bounded() -> None:
@@ -322,6 +355,7 @@ def test_unicode_pre_check_is_exact() -> None:
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
         field = TextField("messages[0].content", "prompt", text)
         findings = list(detector.scan(Record("f.jsonl", i + 1, (field,), None)))
+        assert detector.prescreen([text]) == ({text} if detector.worth([field]) else set())
         if detector.worth([field]):
             kept += 1
         else:

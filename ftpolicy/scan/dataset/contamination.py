@@ -352,17 +352,21 @@ class ContaminationDetector:
             self.min_containment,
         )
 
-    def prescreen(self, texts: Iterable[str]) -> None:
+    def prescreen(self, texts: Iterable[str]) -> set[str]:
         """Run the C screen over ``texts`` now, one after the other (its tables stay in the
-        CPU caches), for the :meth:`worth` calls that follow."""
+        CPU caches), for the :meth:`worth` calls that follow; return those it does not clear."""
         screen = self._screen
         if screen is None:
-            return
+            return set(texts)
         quiet = _NATIVE.contamination_quiet
         pre = self._pre = {}
+        loud = set()
         for t in texts:
             if t not in pre:
-                pre[t] = quiet(screen, t if t.isascii() else normalise(t))
+                q = pre[t] = quiet(screen, t if t.isascii() else normalise(t))
+                if not q:
+                    loud.add(t)
+        return loud
 
     def worth(self, fields: Sequence[TextField]) -> Sequence[TextField]:
         """The fields the C screen does not clear (all of them without the extension)."""

@@ -308,79 +308,115 @@ class _FieldMemo:
             else:
                 plan.append((d, _ALL if worth is None else _WORTH, worth))
         self.plan = tuple(plan)
-        # pre-checks that can run over a batch of texts first (see prescreen)
+        # pre-checks that run over a batch's new texts first (see RecordDetector): each
+        # returns the texts its detectors must look at; when every detector has one (or
+        # reports through the shared screen), the other texts need no detector at all
         self.prescreens = [
             p for p in (getattr(x, "prescreen", None) for x in (self.shared, *detectors)) if callable(p)
         ]
+        self.loud_all = any(
+            kind == _ALL or (kind == _WORTH and not callable(getattr(d, "prescreen", None)))
+            for d, kind, _ in plan
+        ) or (self.shared is not None and not callable(getattr(self.shared, "prescreen", None)))
         self.seen: dict[tuple[str, TextField], list[Finding]] = {}
         self.chars = 0
+        self._loud: set[str] | None = None  # the current batch's texts a detector must see
 
-    def prescreen(self, batch: list[Record | Finding]) -> None:
-        """Run the pre-screens (the shared rule screen's, the detectors' ``prescreen``) over
-        the field texts of ``batch`` not yet remembered, before :meth:`scan` asks for them."""
+    def scan_batch(self, batch: list[Record | Finding], out: list[Finding]) -> tuple[int, int]:
+        """Append the findings of every record detector for the records of ``batch`` (and the
+        ``malformed`` findings in it) to ``out``; return ``(records, malformed)``.
+
+        The pre-screens (the shared rule screen's, the detectors' ``prescreen``) first run
+        over the batch's field texts not yet remembered, and name the texts some detector
+        must look at; a record whose new fields are none of those is done without asking
+        the detectors."""
         seen = self.seen
-        texts = [
+        new = [
             f.text
             for item in batch
             if isinstance(item, Record)
             for f in item.fields
             if (item.file, f) not in seen
         ]
+        self._loud = self._prescreen(new)
+        records = malformed = 0
+        for item in batch:
+            if isinstance(item, Finding):
+                out.append(item)
+                malformed += 1
+                continue
+            records += 1
+            file = item.file
+            todo: list[TextField] = []
+            remembered: list[Finding] | None = None
+            for f in item.fields:
+                hit = seen.get((file, f))
+                if hit is None:
+                    todo.append(f)
+                elif hit:
+                    if remembered is None:
+                        remembered = []
+                    remembered.extend(hit)
+            if todo:
+                loud = self._loud
+                if loud is not None and not any(f.text in loud for f in todo):
+                    self._remember(file, todo, None)  # no detector has anything to look at
+                else:
+                    self._scan_fields(item, todo, out)
+            if remembered:
+                out.extend(_moved(finding, item) for finding in remembered)
+        return records, malformed
+
+    def _prescreen(self, texts: list[str]) -> set[str] | None:
+        """The texts some detector must look at (``None``: all of them)."""
+        if self.loud_all:
+            for screen in self.prescreens:  # still worth it: their answers are remembered
+                screen(texts)
+            return None
+        loud: set[str] = set()
         for screen in self.prescreens:
-            screen(texts)
+            loud.update(screen(texts))
+        return loud
+
+    def _scan_fields(self, item: Record, todo: list[TextField], out: list[Finding]) -> None:
+        n = len(item.fields)
+        fresh: list[Finding] = []
+        loud: Record | None = None
+        for det, kind, worth in self.plan:
+            if kind == _SCREENED:
+                if loud is None:  # the fields the rule screen does not clear, once per record
+                    quiet = self.shared.quiet  # type: ignore[union-attr]
+                    kept = [f for f in todo if not quiet(f.text)]
+                    loud = _subset(item, kept, n)
+                if loud.fields:
+                    fresh.extend(det.scan(loud))
+            elif kind == _WORTH:
+                some = worth(todo)  # type: ignore[misc]
+                if some:
+                    fresh.extend(det.scan(_subset(item, some, n)))
+            else:
+                fresh.extend(det.scan(_subset(item, todo, n)))
+        out.extend(fresh)
+        self._remember(item.file, todo, fresh)
+
+    def _remember(self, file: str, todo: list[TextField], fresh: list[Finding] | None) -> None:
+        """Keep the findings of the (short) fields in ``todo`` for the records that repeat them."""
+        seen = self.seen
+        if len(seen) + len(todo) > MEMO_MAX_ENTRIES or self.chars > MEMO_MAX_CHARS:
+            seen.clear()
+            self.chars = 0
+            self._loud = None  # texts remembered when the batch was screened are new again
+        by_path: dict[str, list[Finding]] = {}
+        for finding in fresh or ():
+            by_path.setdefault(str(finding.properties.get("field", "")), []).append(finding)
+        for f in todo:
+            if len(f.text) <= MEMO_MAX_TEXT:
+                seen[(file, f)] = by_path.get(f.path, _NONE)
+                self.chars += len(f.text)
 
     def scan(self, item: Record, out: list[Finding]) -> None:
         """Append the findings of every record detector for ``item`` to ``out``."""
-        seen = self.seen
-        file = item.file
-        fields = item.fields
-        todo: list[TextField] = []
-        remembered: list[Finding] | None = None
-        for f in fields:
-            hit = seen.get((file, f))
-            if hit is None:
-                todo.append(f)
-            elif hit:
-                if remembered is None:
-                    remembered = []
-                remembered.extend(hit)
-        if todo:
-            n = len(fields)
-            fresh: list[Finding] = []
-            loud: Record | None = None
-            for det, kind, worth in self.plan:
-                if kind == _SCREENED:
-                    if loud is None:  # the fields the rule screen does not clear, once per record
-                        quiet = self.shared.quiet  # type: ignore[union-attr]
-                        kept = [f for f in todo if not quiet(f.text)]
-                        loud = _subset(item, kept, n)
-                    if loud.fields:
-                        fresh.extend(det.scan(loud))
-                elif kind == _WORTH:
-                    some = worth(todo)  # type: ignore[misc]
-                    if some:
-                        fresh.extend(det.scan(_subset(item, some, n)))
-                else:
-                    fresh.extend(det.scan(_subset(item, todo, n)))
-            if len(seen) + len(todo) > MEMO_MAX_ENTRIES or self.chars > MEMO_MAX_CHARS:
-                seen.clear()
-                self.chars = 0
-            if fresh:
-                out.extend(fresh)
-                by_path: dict[str, list[Finding]] = {}
-                for finding in fresh:
-                    by_path.setdefault(str(finding.properties.get("field", "")), []).append(finding)
-                for f in todo:
-                    if len(f.text) <= MEMO_MAX_TEXT:
-                        seen[(file, f)] = by_path.get(f.path, _NONE)
-                        self.chars += len(f.text)
-            else:
-                for f in todo:
-                    if len(f.text) <= MEMO_MAX_TEXT:
-                        seen[(file, f)] = _NONE
-                        self.chars += len(f.text)
-        if remembered:
-            out.extend(_moved(finding, item) for finding in remembered)
+        self.scan_batch([item], out)
 
 
 _SCREENED, _WORTH, _ALL = 0, 1, 2
@@ -470,14 +506,9 @@ def _scan_records_loop(
     malformed = 0
     memo = _FieldMemo(detectors)
     for batch in _batches(records):
-        memo.prescreen(batch)
-        for item in batch:
-            if isinstance(item, Finding):
-                findings.append(item)
-                malformed += 1
-                continue
-            count += 1
-            memo.scan(item, findings)
+        records_in, malformed_in = memo.scan_batch(batch, findings)
+        count += records_in
+        malformed += malformed_in
         if corpus is not None:  # after the record detectors: each keeps its tables warm
             for item in batch:
                 if not isinstance(item, Finding):

@@ -103,9 +103,11 @@ class RecordDetector(Protocol):
     Optional extension, detected with ``hasattr``: ``worth(fields)`` returns the fields
     that could give a finding (a cheap, exact pre-check: a field it leaves out would give
     none); the engine then shows the detector only those, and skips it when none remain.
-    ``prescreen(texts)``: the engine passes the new field texts of a batch of records
-    before it asks ``worth`` about them, so the pre-check can run over all of them at once
-    and remember its answers (a cache: ``worth`` must give the same answer without it).
+    ``prescreen(texts)`` (with ``worth``): the engine passes the new field texts of a batch
+    of records before it asks ``worth`` about them, so the pre-check runs over all of them
+    at once (it may remember its answers: ``worth`` must give the same without them); it
+    returns the set of texts whose fields ``worth`` would keep. When every detector can say
+    so, a record whose new fields are in none of those sets is not shown to any detector.
     """
 
     category: str

@@ -309,16 +309,20 @@ class SharedKeywordIndex:
             for rules, screened in zip(per, self._screened, strict=True)
         )
 
-    def prescreen(self, texts: Iterable[str]) -> None:
+    def prescreen(self, texts: Iterable[str]) -> set[str]:
         """Screen ``texts`` now, one after the other (the screen's tables stay in the CPU
-        caches), for the :meth:`quiet` calls that follow."""
+        caches), for the :meth:`quiet` calls that follow; return those not quiet."""
         if self._screen is None or not all(self._screened):
-            return
+            return set(texts)
         pre = self._pre = {}
         cand = self._candidates
+        loud = set()
         for t in texts:
             if t not in pre:
-                pre[t] = cand(t)
+                found = pre[t] = cand(t)
+                if found is None or found:
+                    loud.add(t)
+        return loud
 
     def quiet(self, text: str) -> bool:
         """True when the screen rules out every rule of every screened index for ``text``

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ftpolicy.report import Finding
@@ -108,6 +108,17 @@ class HiddenUnicodeDetector:
             if _JOINING_SCRIPTS.search(near):
                 return None
         return "zero-width"
+
+    def prescreen(self, texts: Iterable[str]) -> set[str]:
+        """The texts :meth:`worth` keeps (see :meth:`worth`)."""
+        invisible = self.invisible.search
+        confusable = _CONFUSABLE_SCRIPTS.search if "homoglyph" in self.rules else None
+        return {
+            t
+            for t in texts
+            if not t.isascii()
+            and (invisible(t) is not None or (confusable is not None and confusable(t) is not None))
+        }
 
     def worth(self, fields: Sequence[TextField]) -> list[TextField]:
         """The fields :meth:`scan` can report on (an exact pre-check): ASCII text hides
