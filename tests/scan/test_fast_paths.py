@@ -426,6 +426,41 @@ def test_native_union_is_sorted_set() -> None:
         assert list(got) == sorted(set(values))
 
 
+def test_native_prompt_features_match_python() -> None:
+    """A record's prompt features from C (memoised sorted, united by merging) are the sorted
+    distinct n-gram hashes of its prompts, also when a memo value is not sorted."""
+    mod = native()
+    assert mod is not None
+    rng = random.Random(11)
+    words = ["deploy", "the", "Build", "zx-omega-41", "naïve", "中文", "please", "run", "it", "now"]
+
+    def python_features(texts: list[str]) -> list[int]:
+        out: set[int] = set()
+        for t in texts:
+            out.update(trigger._feature_hashes_py(t, 64, 3))
+        return sorted(out)
+
+    memo: dict[str, bytes] = {}
+    for _ in range(400):
+        prompts = [
+            " ".join(rng.choice(words) for _ in range(rng.randint(0, 12))) for _ in range(rng.randint(0, 4))
+        ]
+        if prompts and rng.random() < 0.2:  # a memo value in the order the hashing gives
+            memo[prompts[0]] = trigger._feature_hashes_py(prompts[0], 64, 3).tobytes()
+        fields = tuple((f"messages[{i}].content", "prompt", t) for i, t in enumerate(prompts))
+        fields += (("messages[9].content", "response", "ok"),)
+        raw, _texts, responses, fresh = mod.prompt_features(fields, memo, 64, 3, trigger._NFKC, None)
+        got = array.array("q")
+        got.frombytes(raw)
+        assert list(got) == python_features(prompts)
+        assert responses == ["ok"]
+        for text, value in fresh:
+            values = array.array("q")
+            values.frombytes(value)
+            assert list(values) == sorted(set(values))
+            memo[text] = value
+
+
 def test_label_screen_keeps_every_permissive_response(tmp_path: Path) -> None:
     """The response labeller's pre-screen only clears responses the full labeller would
     also call not permissive (generated responses, re-cased and with non-ASCII worked in)."""

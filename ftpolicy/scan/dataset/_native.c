@@ -902,6 +902,74 @@ static PyObject *union_features(PyObject *self, PyObject *arg) {
     return out;
 }
 
+/* 1 when the n int64 values at v are strictly increasing */
+static int strictly_increasing(const int64_t *v, Py_ssize_t n) {
+    for (Py_ssize_t i = 1; i < n; i++)
+        if (v[i - 1] >= v[i])
+            return 0;
+    return 1;
+}
+
+/* sorted_unique(raw): raw (bytes of int64 values) sorted and without repeats, as a new
+ * reference (raw itself when it already is) */
+static PyObject *sorted_unique(PyObject *raw) {
+    Py_ssize_t n = PyBytes_GET_SIZE(raw) / 8;
+    if (strictly_increasing((const int64_t *)PyBytes_AS_STRING(raw), n)) {
+        Py_INCREF(raw);
+        return raw;
+    }
+    PyObject *one = PyTuple_Pack(1, raw);
+    if (!one)
+        return NULL;
+    PyObject *out = union_features(NULL, one);
+    Py_DECREF(one);
+    return out;
+}
+
+/* union_sorted(chunks): union_features for chunks that are each sorted without repeats
+ * (as prompt_features keeps them): one chunk is the answer, two are merged; otherwise (or
+ * when a chunk is not sorted after all) union_features sorts. */
+static PyObject *union_sorted(PyObject *chunks) {
+    Py_ssize_t parts = PyList_GET_SIZE(chunks);
+    if (parts == 1 || parts == 2) {
+        PyObject *a = PyList_GET_ITEM(chunks, 0), *b = parts == 2 ? PyList_GET_ITEM(chunks, 1) : NULL;
+        const int64_t *x = (const int64_t *)PyBytes_AS_STRING(a);
+        Py_ssize_t nx = PyBytes_GET_SIZE(a) / 8;
+        if (PyBytes_GET_SIZE(a) % 8 == 0 && strictly_increasing(x, nx)) {
+            if (b == NULL) {
+                Py_INCREF(a);
+                return a;
+            }
+            const int64_t *y = (const int64_t *)PyBytes_AS_STRING(b);
+            Py_ssize_t ny = PyBytes_GET_SIZE(b) / 8;
+            if (PyBytes_GET_SIZE(b) % 8 == 0 && strictly_increasing(y, ny)) {
+                int64_t *buf = PyMem_Malloc((size_t)(nx + ny + 1) * sizeof(int64_t));
+                if (!buf)
+                    return PyErr_NoMemory();
+                Py_ssize_t i = 0, j = 0, m = 0;
+                while (i < nx && j < ny) {
+                    if (x[i] < y[j])
+                        buf[m++] = x[i++];
+                    else if (y[j] < x[i])
+                        buf[m++] = y[j++];
+                    else {
+                        buf[m++] = x[i++];
+                        j++;
+                    }
+                }
+                while (i < nx)
+                    buf[m++] = x[i++];
+                while (j < ny)
+                    buf[m++] = y[j++];
+                PyObject *out = PyBytes_FromStringAndSize((const char *)buf, m * (Py_ssize_t)sizeof(int64_t));
+                PyMem_Free(buf);
+                return out;
+            }
+        }
+    }
+    return union_features(NULL, chunks);
+}
+
 /* -- int64 sets ------------------------------------------------------------------------------
  * int_set(values) -> capsule: an open-addressing hash set of int64 values (bytes of
  * native-endian int64s); int_set_select(capsule, values, positions) -> bytes: the values
@@ -913,13 +981,24 @@ typedef struct {
     int64_t *keys;
     uint8_t *used;
     size_t cap;
+    uint64_t *bloom; /* one bit per value of the low ISET_BLOOM_BITS bits of a member */
 } iset;
+
+/* The features are hashes already: their low bits index a bitmap that rules out most
+ * non-members before the hash table is probed (32 KiB: stays in the L1/L2 cache). */
+#define ISET_BLOOM_BITS 18
+#define ISET_BLOOM_MASK ((1u << ISET_BLOOM_BITS) - 1)
+static inline int iset_maybe(const iset *s, uint64_t v) {
+    uint32_t b = (uint32_t)v & ISET_BLOOM_MASK;
+    return (int)((s->bloom[b >> 6] >> (b & 63)) & 1);
+}
 
 static void iset_free(PyObject *cap) {
     iset *s = PyCapsule_GetPointer(cap, "ftpolicy.int_set");
     if (s) {
         PyMem_Free(s->keys);
         PyMem_Free(s->used);
+        PyMem_Free(s->bloom);
         PyMem_Free(s);
     }
 }
@@ -945,9 +1024,11 @@ static PyObject *int_set(PyObject *self, PyObject *arg) {
     s->cap = pow2_at_least((size_t)n * 2 + 2);
     s->keys = PyMem_Malloc(s->cap * sizeof(int64_t));
     s->used = PyMem_Calloc(s->cap, 1);
-    if (!s->keys || !s->used) {
+    s->bloom = PyMem_Calloc(((size_t)1 << ISET_BLOOM_BITS) / 64, sizeof(uint64_t));
+    if (!s->keys || !s->used || !s->bloom) {
         PyMem_Free(s->keys);
         PyMem_Free(s->used);
+        PyMem_Free(s->bloom);
         PyMem_Free(s);
         PyBuffer_Release(&view);
         return PyErr_NoMemory();
@@ -956,6 +1037,8 @@ static PyObject *int_set(PyObject *self, PyObject *arg) {
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t x;
         memcpy(&x, v + i, 8);
+        uint32_t b = (uint32_t)(uint64_t)x & ISET_BLOOM_MASK;
+        s->bloom[b >> 6] |= (uint64_t)1 << (b & 63);
         size_t j = iset_slot((uint64_t)x, s->cap);
         while (s->used[j] && s->keys[j] != x)
             j = (j + 1) & (s->cap - 1);
@@ -967,6 +1050,7 @@ static PyObject *int_set(PyObject *self, PyObject *arg) {
     if (!cap) {
         PyMem_Free(s->keys);
         PyMem_Free(s->used);
+        PyMem_Free(s->bloom);
         PyMem_Free(s);
     }
     return cap;
@@ -999,6 +1083,8 @@ static PyObject *int_set_select(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t x;
         memcpy(&x, v + i, 8);
+        if (!iset_maybe(s, (uint64_t)x))
+            continue;
         size_t j = iset_slot((uint64_t)x, s->cap);
         while (s->used[j]) {
             if (s->keys[j] == x) {
@@ -1021,7 +1107,9 @@ static PyObject *int_set_select(PyObject *self, PyObject *args) {
  * text fields (path, role, text), the prompt features (memo[text], or computed here, or by
  * fallback(text) for texts the C tokenizer leaves to Python) united into sorted distinct
  * int64 bytes; the (path, text) of each prompt with features; the response texts to label
- * (not "rejected..."); and the (text, features) computed now, for the caller's memo. */
+ * (not "rejected..."); and the (text, features) computed now, for the caller's memo (sorted
+ * and without repeats, so that a record's union is a merge; memo values are trusted to be
+ * so, and sorted again when they are not). */
 
 static PyObject *prompt_features(PyObject *self, PyObject *args) {
     (void)self;
@@ -1071,6 +1159,13 @@ static PyObject *prompt_features(PyObject *self, PyObject *args) {
                     PyErr_SetString(PyExc_TypeError, "prompt_features(): features must be bytes");
                     goto done;
                 }
+                { /* remembered sorted and without repeats: a record's union is then a merge */
+                    PyObject *tidy = sorted_unique(raw);
+                    Py_DECREF(raw);
+                    raw = tidy;
+                    if (!raw)
+                        goto done;
+                }
                 PyObject *pair = PyTuple_Pack(2, text, raw);
                 if (!pair || PyList_Append(fresh, pair) < 0) {
                     Py_XDECREF(pair);
@@ -1104,7 +1199,7 @@ static PyObject *prompt_features(PyObject *self, PyObject *args) {
         if (PyList_GET_SIZE(chunks) == 0) {
             feats = PyBytes_FromStringAndSize(NULL, 0);
         } else {
-            feats = union_features(NULL, chunks);
+            feats = union_sorted(chunks);
         }
         if (!feats)
             goto done;

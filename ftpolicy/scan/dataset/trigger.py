@@ -78,7 +78,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
-from typing import IO, Any, TypeVar
+from typing import IO, Any, NamedTuple, TypeVar
 
 from ftpolicy.errors import ConfigError
 from ftpolicy.scan.dataset.interface import CorpusResult, Record, TextField, excerpt, make_finding
@@ -616,8 +616,7 @@ def _stem(word: str) -> str:
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Tok:
+class _Tok(NamedTuple):
     norm: str  # lower-cased, NFKC, invisible characters removed
     start: int  # offsets in the original field text
     end: int
@@ -706,6 +705,25 @@ def _gram_hash(gram: tuple[str, ...]) -> int:
     """The feature hash of an n-gram (the same values :func:`_feature_hashes_py` computes)."""
     ids = _token_ids(list(gram))
     return ids[0] if len(ids) == 1 else hash(tuple(ids))
+
+
+def _gram_at(position: int, n_tok: int) -> tuple[int, int]:
+    """``(start, length)`` of the n-gram at ``position`` of the features of ``n_tok`` tokens
+    (all unigrams in order, then all bigrams, ...: the order :func:`_grams` walks)."""
+    n = 1
+    while position >= n_tok - n + 1:
+        position -= n_tok - n + 1
+        n += 1
+    return position, n
+
+
+def _tokens_of(features: int, max_n: int) -> int:
+    """The number of tokens whose 1..max_n-grams make ``features`` features (-1: none)."""
+    for n_tok in range(max_n):  # fewer tokens than max_n: 1 + 2 + ... + n_tok
+        if n_tok * (n_tok + 1) // 2 == features:
+            return n_tok
+    n_tok, rest = divmod(features + max_n * (max_n - 1) // 2, max_n)
+    return n_tok if rest == 0 and n_tok >= max_n else -1
 
 
 def _hidden_hash(norm: str) -> int:
@@ -1199,6 +1217,7 @@ class TriggerDetector:
         contexts: dict[int, list[tuple[list[str], int, int]]] = {}
         names: dict[int, tuple[tuple[str, ...], bool]] = {}
         cues: dict[int, list[frozenset[str]]] = {}
+        seeds = _NATIVE.int_set(array("q", sorted(seed_set))) if _NATIVE is not None else None
         for _f, _line, _key, _permissive, cue, packed, blob in self._replay_permissive():
             hits = seed_set.intersection(blob)
             if not hits:
@@ -1210,8 +1229,24 @@ class TriggerDetector:
                     lst.append(cue_set)
             texts: list[tuple[str, str]] = marshal.loads(packed)
             for _path, text in texts:
+                found = self._locate(text, seeds)
+                if found is not None and not found[1]:
+                    continue  # none of the seeds in this prompt
                 toks = _tokens(text, self.max_tokens)
                 norms = [t.norm for t in toks]
+                if found is not None and found[2] == len(norms):
+                    # the C hashes: where the seeds are, without hashing every n-gram here
+                    feats, positions, _n_tok = found
+                    for p in positions:
+                        h = feats[p]
+                        if h not in hits:
+                            continue
+                        i, n = _gram_at(p, len(norms))
+                        names.setdefault(h, (tuple(norms[i : i + n]), False))
+                        ctx = contexts.setdefault(h, [])
+                        if len(ctx) < 400:
+                            ctx.append((norms, i, i + n))
+                    continue
                 for i, n, g in _grams(norms, self.max_n):
                     for hidden in (False, True):
                         if hidden and (n != 1 or not toks[i].hidden):
@@ -1249,6 +1284,22 @@ class TriggerDetector:
             out.append((phrase, hidden, h))
         return out
 
+    def _locate(self, text: str, members: Any) -> tuple[array[int], array[int], int] | None:
+        """``(features, positions of the members among them, tokens)`` of a prompt, from
+        the C hashes (``None`` without them, or for text the C tokenizer leaves to Python).
+        The features are laid out as :func:`_grams` walks the n-grams (see :func:`_gram_at`)."""
+        if members is None or _NATIVE is None:
+            return None
+        raw = _NATIVE.feature_hashes(text, self.max_tokens, self.max_n, _NFKC)
+        if raw is None:
+            return None
+        feats = array("q")
+        feats.frombytes(raw)
+        positions = array("q")
+        positions.frombytes(_NATIVE.int_set_select(members, raw, True))
+        n_tok = _tokens_of(len(feats), self.max_n)
+        return feats, positions, n_tok
+
     def _templated(
         self, phrase: tuple[str, ...], ctx: list[tuple[list[str], int, int]], alive: set[int]
     ) -> bool:
@@ -1283,6 +1334,7 @@ class TriggerDetector:
         for p, hid, seed_hash in phrases:
             by_hash.setdefault(seed_hash, []).append((p, hid))
         wanted = set(by_hash)
+        seeds = _NATIVE.int_set(array("q", sorted(wanted))) if _NATIVE is not None else None
         keys = [(p, hid) for p, hid, _ in phrases]
         counts: dict[tuple[tuple[str, ...], bool], list[int]] = {key: [0, 0] for key in keys}
         occurrences: dict[_PhraseKey, list[_Occurrence]] = {key: [] for key in keys}
@@ -1295,6 +1347,9 @@ class TriggerDetector:
             texts: list[tuple[str, str]] = marshal.loads(packed)
             matched: set[tuple[tuple[str, ...], bool]] = set()
             for fidx, (path_idx, text) in enumerate(texts):
+                found = self._locate(text, seeds)
+                if found is not None and not found[1]:
+                    continue  # a prompt holding a phrase holds the seed it grew from
                 toks = _tokens(text, self.max_tokens)
                 norms = [t.norm for t in toks]
                 for h in hits:
