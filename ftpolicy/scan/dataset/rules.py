@@ -294,7 +294,12 @@ class SharedKeywordIndex:
         if self._screen is None:
             return None
         last = self._last
-        found = last[1] if last[0] is text else self._candidates(text)
+        if last[0] is text:
+            found = last[1]
+        else:
+            found = self._pre.get(text, _MISS)
+            if found is _MISS:
+                found = self._candidates(text)
         if found is None:
             return None
         if not found:

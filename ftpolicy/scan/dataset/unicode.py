@@ -179,6 +179,9 @@ class HiddenUnicodeDetector:
         other_words = 0
         candidates: list[tuple[str, str]] = []
         for w in words:
+            if w.isascii():  # letters only (see _WORD): a Latin word
+                latin_words += 1
+                continue
             scripts = {_script(c) for c in w if c.isalpha()}
             scripts.discard("other")
             if scripts == {"latin"}:
