@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from ftpolicy.scan.dataset import contamination, trigger
+from ftpolicy.scan.dataset import contamination, readers, trigger
 from ftpolicy.scan.dataset.native import native
 from ftpolicy.scan.dataset.screen import RuleScreen, unicode_widen, widen
 
@@ -285,13 +285,13 @@ def test_batching_does_not_change_findings(corpus: Path, monkeypatch: pytest.Mon
         return [f.to_dict() for f in result.findings], summary
 
     batched = run()
-    monkeypatch.setattr(engine, "BATCH_RECORDS", 1)
+    monkeypatch.setattr(readers, "BATCH_RECORDS", 1)
     one_by_one = run()
-    monkeypatch.setattr(engine, "BATCH_RECORDS", 1000)
-    monkeypatch.setattr(engine, "BATCH_CHARS", 5000)  # batches cut by size, mid-way
+    monkeypatch.setattr(readers, "BATCH_RECORDS", 1000)
+    monkeypatch.setattr(readers, "BATCH_BYTES", 5000)  # batches cut by size, mid-way
     by_size = run()
-    monkeypatch.setattr(engine, "BATCH_RECORDS", 256)
-    monkeypatch.setattr(engine, "BATCH_CHARS", 4 << 20)
+    monkeypatch.setattr(readers, "BATCH_RECORDS", 256)
+    monkeypatch.setattr(readers, "BATCH_BYTES", 4 << 20)
     monkeypatch.setattr(engine, "MEMO_MAX_ENTRIES", 7)  # the field memo emptied inside batches
     small_memo = run()
     assert len(batched[0]) > 100
@@ -316,7 +316,7 @@ def test_repeated_finding_fields_survive_the_memo_emptying(
         lines.append(json.dumps({"id": f"T-{i}", "messages": messages}))
     data = tmp_path / "repeat.jsonl"
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    monkeypatch.setattr(engine, "BATCH_RECORDS", 7)  # a batch starts with the secret field remembered
+    monkeypatch.setattr(readers, "BATCH_RECORDS", 7)  # a batch starts with the secret field remembered
 
     def secret_lines() -> list[int]:
         result = engine.scan_dataset([str(data)], engine.ScanOptions(fail_on="never", triggers=False))
@@ -327,18 +327,51 @@ def test_repeated_finding_fields_survive_the_memo_emptying(
     assert secret_lines() == list(range(1, 61))
 
 
-def test_batches_are_bounded() -> None:
-    from ftpolicy.scan.dataset import engine
-    from ftpolicy.scan.dataset.interface import Record, TextField
+def test_batches_are_bounded(tmp_path: Path) -> None:
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(json.dumps({"text": f"line {i}"}) + "\n" for i in range(600)), encoding="utf-8")
+    batches = readers.iter_batches(readers.Unit(str(small), "small.jsonl", "jsonl"))
+    assert [len(b) for b in batches] == [256, 256, 88]
+    big = tmp_path / "big.jsonl"
+    text = "x" * (readers.BATCH_BYTES // 3)
+    big.write_text("".join(json.dumps({"text": text}) + "\n" for _ in range(7)), encoding="utf-8")
+    assert [len(b) for b in readers.iter_batches(readers.Unit(str(big), "big.jsonl", "jsonl"))] == [3, 3, 1]
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n", encoding="utf-8")
+    assert list(readers.iter_batches(readers.Unit(str(empty), "empty.jsonl", "jsonl"))) == []
 
-    def record(line: int, chars: int) -> Record:
-        return Record("f.jsonl", line, (TextField("text", "prompt", "x" * chars),), None)
 
-    items = [record(i, 10) for i in range(600)]
-    assert [len(b) for b in engine._batches(iter(items))] == [256, 256, 88]
-    big = [record(i, engine.BATCH_CHARS // 3 + 1) for i in range(7)]
-    assert [len(b) for b in engine._batches(iter(big))] == [3, 3, 1]
-    assert list(engine._batches(iter([]))) == []
+def test_reader_fast_path_matches_parse_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader's inlined path for plain chat lines gives what ``parse_line`` gives."""
+    chat = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok"}]}
+    lines = [
+        json.dumps({**chat, "id": "A-1"}),
+        json.dumps({**chat, "id": 7}),
+        json.dumps({**chat, "id": True}),
+        json.dumps({**chat, "id": 1.5}),
+        json.dumps({**chat, "id": ["x"]}),
+        json.dumps(chat),
+        json.dumps({"instruction": "do", "output": "done", "id": "I-1"}),
+        json.dumps({"messages": [{"role": "user", "content": [{"type": "text", "text": "part"}]}]}),
+        json.dumps({"messages": "nope"}),
+        json.dumps([1, 2]),
+        '{"messages": [',
+        '{"text": "a\u0000b"}',
+        "  ",
+        json.dumps({"text": "plain"}),
+    ]
+    data = tmp_path / "mixed.jsonl"
+    data.write_bytes("\n".join(lines).encode() + b"\n\xff\xfe not utf-8\n" + b'{"text": "nul\x00"}\n')
+    unit = readers.Unit(str(data), "mixed.jsonl", "jsonl")
+
+    def as_data(items: list[object]) -> list[object]:
+        return [item.to_dict() if hasattr(item, "to_dict") else tuple(item) for item in items]  # type: ignore[attr-defined]
+
+    fast = as_data(list(readers.iter_records(unit)))
+    monkeypatch.setattr(readers, "_NATIVE", None)
+    plain = as_data(list(readers.iter_records(unit)))
+    assert fast == plain
+    assert len(fast) == len(lines) + 1  # the blank line is skipped; two malformed lines at the end
 
 
 def test_unicode_pre_check_is_exact() -> None:

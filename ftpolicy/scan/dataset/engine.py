@@ -5,8 +5,8 @@ whose shards are verified against their sha256 first, or files/directories), spl
 work into units (whole files, or newline-aligned byte ranges of large plain JSONL files
 when ``jobs > 1``; line numbers stay exact because the newlines before each range start
 are counted), runs the record detectors over every unit (in ``jobs`` worker processes,
-each streaming batches of at most ``BATCH_RECORDS`` records and ``BATCH_CHARS`` characters:
-memory per worker is bounded) and runs the corpus detector (trigger backdoors) over the
+each streaming batches of records (see :func:`~.readers.iter_batches`): memory per worker is
+bounded) and runs the corpus detector (trigger backdoors) over the
 merged stream in corpus order:
 
 * ``jobs == 1``: one pass feeds both;
@@ -60,6 +60,7 @@ from ftpolicy.scan.dataset.readers import (
     DEFAULT_MAX_LINE_BYTES,
     Unit,
     detect_format,
+    iter_batches,
     iter_records,
     split_units,
 )
@@ -469,43 +470,20 @@ def _fewer_collections() -> Iterator[None]:
 
 
 def _scan_records(
-    records: Iterator[Record | Finding], detectors: list[RecordDetector], corpus: CorpusDetector | None
+    batches: Iterator[list[Record | Finding]], detectors: list[RecordDetector], corpus: CorpusDetector | None
 ) -> _UnitResult:
     with _fewer_collections():
-        return _scan_records_loop(records, detectors, corpus)
-
-
-#: The record loop takes records in batches of at most this many records ...
-BATCH_RECORDS = 256
-#: ... and this many characters of field text (a batch's memory stays bounded)
-BATCH_CHARS = 4 << 20
-
-
-def _batches(items: Iterator[Record | Finding]) -> Iterator[list[Record | Finding]]:
-    """``items`` in consecutive batches (see ``BATCH_RECORDS`` and ``BATCH_CHARS``)."""
-    batch: list[Record | Finding] = []
-    chars = 0
-    for item in items:
-        batch.append(item)
-        if isinstance(item, Record):
-            for f in item.fields:
-                chars += len(f.text)
-        if len(batch) >= BATCH_RECORDS or chars >= BATCH_CHARS:
-            yield batch
-            batch = []
-            chars = 0
-    if batch:
-        yield batch
+        return _scan_records_loop(batches, detectors, corpus)
 
 
 def _scan_records_loop(
-    records: Iterator[Record | Finding], detectors: list[RecordDetector], corpus: CorpusDetector | None
+    batches: Iterator[list[Record | Finding]], detectors: list[RecordDetector], corpus: CorpusDetector | None
 ) -> _UnitResult:
     findings: list[Finding] = []
     count = 0
     malformed = 0
     memo = _FieldMemo(detectors)
-    for batch in _batches(records):
+    for batch in batches:
         records_in, malformed_in = memo.scan_batch(batch, findings)
         count += records_in
         malformed += malformed_in
@@ -526,7 +504,7 @@ def _worker(spec: _DetectorSpec, unit: Unit) -> _UnitResult:
     corpus: CorpusDetector | None = None
     if spec.corpus_config is not None:
         corpus, _ = load_trigger_detector(spec.corpus_config or None)
-    result = _scan_records(iter_records(unit, spec.max_line_bytes), detectors, corpus)
+    result = _scan_records(iter_batches(unit, spec.max_line_bytes), detectors, corpus)
     result.corpus = corpus
     return result
 
@@ -602,7 +580,7 @@ def scan_dataset(targets: list[str], options: ScanOptions | None = None) -> Scan
     if jobs == 1:
         detectors = build_detectors(spec)
         for unit in units:
-            res = _scan_records(iter_records(unit, options.max_line_bytes), detectors, corpus)
+            res = _scan_records(iter_batches(unit, options.max_line_bytes), detectors, corpus)
             findings.extend(res.findings)
             records += res.records
             malformed += res.malformed

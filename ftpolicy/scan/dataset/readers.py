@@ -177,10 +177,40 @@ def _preview(raw: bytes, width: int = 60) -> str:
 
 def iter_records(unit: Unit, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Record | Finding]:
     """Records (or ``malformed`` findings) of one unit, in line order."""
+    for batch in iter_batches(unit, max_line_bytes):
+        yield from batch
+
+
+#: :func:`iter_batches` gives at most this many records per batch ...
+BATCH_RECORDS = 256
+#: ... and stops adding lines once they hold this many bytes (memory stays bounded)
+BATCH_BYTES = 4 << 20
+
+
+def iter_batches(
+    unit: Unit,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    batch_records: int | None = None,
+    batch_bytes: int | None = None,
+) -> Iterator[list[Record | Finding]]:
+    """:func:`iter_records` in consecutive lists of at most ``batch_records`` items whose
+    lines hold at most ``batch_bytes`` bytes (or one line, when a line is longer)."""
+    most = batch_records or BATCH_RECORDS
+    budget = batch_bytes or BATCH_BYTES
     if unit.fmt == "parquet":
-        yield from _iter_parquet(unit)
+        batch: list[Record | Finding] = []
+        for row in _iter_parquet(unit):
+            batch.append(row)
+            if len(batch) >= most:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
         return
     stream = open_decompressed(unit.path, unit.fmt)
+    fields_of = _NATIVE.chat_fields if _NATIVE is not None else None
+    new_record = tuple.__new__
+    display = unit.display
     with stream:
         if unit.start:
             stream.seek(unit.start)
@@ -189,14 +219,17 @@ def iter_records(unit: Unit, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> It
         line = unit.first_line - 1
         readline = stream.readline
         cap = max_line_bytes
+        batch = []
+        size = 0
         while end is None or pos < end:
             raw = readline(cap + 1)
             if not raw:
                 break
             line += 1
-            pos += len(raw)
-            if len(raw) > cap and not raw.endswith(b"\n"):
-                total = len(raw)
+            n = len(raw)
+            pos += n
+            if n > cap and not raw.endswith(b"\n"):
+                total = n
                 while True:  # skip the rest of the line without holding it
                     rest = readline(1 << 20)
                     if not rest:
@@ -205,19 +238,44 @@ def iter_records(unit: Unit, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> It
                     pos += len(rest)
                     if rest.endswith(b"\n"):
                         break
-                yield _malformed(
-                    unit,
-                    line,
-                    "line-too-long",
-                    f"line is {total} bytes, longer than the {cap}-byte cap; not scanned",
-                    "split the record, or raise the cap with --max-line-bytes if the record is genuine",
-                    _preview(raw),
+                batch.append(
+                    _malformed(
+                        unit,
+                        line,
+                        "line-too-long",
+                        f"line is {total} bytes, longer than the {cap}-byte cap; not scanned",
+                        "split the record, or raise the cap with --max-line-bytes if the record is genuine",
+                        _preview(raw),
+                    )
                 )
-                continue
-            stripped = raw.strip()
-            if not stripped:
-                continue
-            yield parse_line(stripped, unit, line)
+            else:
+                stripped = raw.strip()
+                if not stripped:
+                    continue
+                item: Record | None = None
+                if fields_of is not None and b"\x00" not in stripped:
+                    # the common case (a plain chat record) without the checks' calls;
+                    # anything else goes through parse_line
+                    try:
+                        obj = _loads(stripped)
+                    except _JSONError:
+                        obj = None
+                    fields = fields_of(obj, TextField) if type(obj) is dict else None
+                    if fields is not None:
+                        key = obj.get("id")
+                        if key is not None and not (isinstance(key, str | int) and not isinstance(key, bool)):
+                            key = None
+                        item = new_record(
+                            Record, (display, line, tuple(fields), None if key is None else str(key))
+                        )
+                batch.append(item if item is not None else parse_line(stripped, unit, line))
+            size += n
+            if len(batch) >= most or size >= budget:
+                yield batch
+                batch = []
+                size = 0
+        if batch:
+            yield batch
 
 
 def parse_line(raw: bytes, unit: Unit, line: int) -> Record | Finding:
