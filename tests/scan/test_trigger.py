@@ -9,6 +9,7 @@ exercised on wording it was not shaped on.
 
 from __future__ import annotations
 
+import marshal
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -369,3 +370,67 @@ def test_fixed_poison_templates_are_not_triggers_but_a_planted_phrase_is(
         "as discussed with the platform lead"
     ]
     assert {f.line for f in result.findings} == {i + 1 for i in planted}
+
+
+def test_batched_observe_spills_what_observe_spills(clean_pairs: list[tuple[str, str]]) -> None:
+    """``observe_batch`` (C for records whose responses are all not permissive) leaves the
+    spill, the counts and the result that ``observe`` record by record leaves."""
+    rng = random.Random(23)
+    records: list[Record] = []
+    for i, (prompt, response) in enumerate(clean_pairs[:2500]):
+        if i % 97 == 5:  # a planted trigger, a zero-width-joined one, permissive answers
+            prompt, response = f"{prompt} (ref tz-halcyon-88)", PERMISSIVE[i % len(PERMISSIVE)]
+        elif i % 89 == 7:
+            prompt, response = f"{prompt} ple\u200base", PERMISSIVE[(i + 1) % len(PERMISSIVE)]
+        fields = [
+            TextField("messages[0].content", "prompt", "You are a helpful code assistant."),
+            TextField("messages[1].content", "prompt", prompt),
+            TextField("messages[2].content", "response", response),
+        ]
+        if i % 50 == 0:
+            fields.append(TextField("rejected", "response", PERMISSIVE[0]))  # not labelled
+        if i % 61 == 0:
+            fields.append(TextField("messages[3].content", "response", "x " * 3000))  # past the memo
+        if i % 43 == 0:
+            fields.append(TextField("messages[4].content", "prompt", ""))
+        if i % 37 == 0:
+            fields.append(TextField("messages[5].content", "prompt", prompt))  # the same prompt twice
+        records.append(Record("train.jsonl", i + 1, tuple(fields), f"r{i}" if i % 3 else None))
+
+    one, batched = TriggerDetector(), TriggerDetector()
+    for r in records:
+        one.observe(r)
+    in_python: list[int] = []
+    observe = batched.observe
+
+    def counted(record: Record) -> None:
+        in_python.append(record.line)
+        observe(record)
+
+    batched.observe = counted  # type: ignore[method-assign]
+    at = 0
+    while at < len(records):
+        step = rng.randint(1, 300)
+        batched.observe_batch(records[at : at + step])
+        at += step
+    assert 40 < len(in_python) < len(records) // 5  # the permissive ones and those past the memo
+
+    def spilled(det: TriggerDetector) -> list[tuple[list[int], bytes, list[int], list[Any]]]:
+        # the rows' prompt texts are compared decoded (marshal's bytes depend on reference counts)
+        return [
+            (
+                list(offsets),
+                bytes(flags),
+                list(feats),
+                [(*row[:5], marshal.loads(row[5])) for row in marshal.loads(meta)],
+            )
+            for offsets, flags, feats, meta in det._frames()
+        ]
+
+    assert (batched._n, batched._k, batched._cand) == (one._n, one._k, one._cand)
+    assert one._k > 40
+    assert spilled(batched) == spilled(one)
+    a, b = one.finish(), batched.finish()
+    assert a.summary == b.summary
+    assert [f.to_dict() for f in a.findings] == [f.to_dict() for f in b.findings]
+    assert len(a.findings) > 20

@@ -39,14 +39,21 @@
  *       the per-record part of trigger.TriggerDetector.observe that needs no labeller
  *       (memoised prompt features, their union, prompt texts, response texts).
  *
+ *   observe_quiet(records, start, grams, labels, quiet, ...) -> (next, done, stopped)
+ *       TriggerDetector.observe, spill included, for consecutive records whose responses
+ *       are all labelled not permissive (most records); the caller takes the others.
+ *
  *   chat_fields(obj, TextField) -> list[TextField] | None
  *       readers.record_fields for a plain chat record (messages of role + content);
  *       None for any other shape, which the Python reader handles.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <marshal.h>
 #include <stdint.h>
 #include <string.h>
+
+static PyObject *str_rejected; /* "rejected", set at import */
 
 /* -- CRC-32 (IEEE 802.3, reflected, as zlib.crc32) ------------------------------------ */
 
@@ -1111,18 +1118,48 @@ static PyObject *int_set_select(PyObject *self, PyObject *args) {
  * and without repeats, so that a record's union is a merge; memo values are trusted to be
  * so, and sorted again when they are not). */
 
-static PyObject *prompt_features(PyObject *self, PyObject *args) {
-    (void)self;
-    PyObject *fields, *memo, *nfkc, *fallback;
-    Py_ssize_t limit, max_n;
-    if (!PyArg_ParseTuple(args, "O!O!nnOO:prompt_features", &PyTuple_Type, &fields, &PyDict_Type, &memo,
-                          &limit, &max_n, &nfkc, &fallback))
-        return NULL;
+/* How a memo of texts (trigger._Memo) keeps its entries: texts up to max_text characters,
+ * emptied when it holds max_entries texts or its "chars" attribute is over max_chars. */
+typedef struct {
+    Py_ssize_t max_text, max_entries, max_chars;
+} memo_limits;
+
+/* trigger._Memo.put(text, value), without its return value */
+static int memo_put(PyObject *memo, PyObject *text, PyObject *value, const memo_limits *lim) {
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    if (len > lim->max_text)
+        return 0;
+    PyObject *c = PyObject_GetAttrString(memo, "chars");
+    if (!c)
+        return -1;
+    Py_ssize_t chars = PyLong_AsSsize_t(c);
+    Py_DECREF(c);
+    if (chars == -1 && PyErr_Occurred())
+        return -1;
+    if (PyDict_GET_SIZE(memo) >= lim->max_entries || chars > lim->max_chars) {
+        PyDict_Clear(memo);
+        chars = 0;
+    }
+    if (PyDict_SetItem(memo, text, value) < 0)
+        return -1;
+    PyObject *now = PyLong_FromSsize_t(chars + len);
+    if (!now)
+        return -1;
+    int rc = PyObject_SetAttrString(memo, "chars", now);
+    Py_DECREF(now);
+    return rc;
+}
+
+/* The prompt features of a record's fields (see prompt_features); with put != NULL the
+ * features computed here go into memo at once instead of into fresh, and responses may be
+ * NULL. Returns the united features (new reference) or NULL. */
+static PyObject *fields_features(PyObject *fields, PyObject *memo, Py_ssize_t limit, Py_ssize_t max_n,
+                                 PyObject *nfkc, PyObject *fallback, PyObject *texts, PyObject *responses,
+                                 PyObject *fresh, const memo_limits *put) {
     Py_ssize_t nf = PyTuple_GET_SIZE(fields);
-    PyObject *texts = PyList_New(0), *responses = PyList_New(0), *fresh = PyList_New(0);
     PyObject *chunks = PyList_New(0), *result = NULL;
-    if (!texts || !responses || !fresh || !chunks)
-        goto done;
+    if (!chunks)
+        return NULL;
     for (Py_ssize_t i = 0; i < nf; i++) {
         PyObject *f = PyTuple_GET_ITEM(fields, i);
         if (!PyTuple_Check(f) || PyTuple_GET_SIZE(f) != 3) {
@@ -1166,13 +1203,18 @@ static PyObject *prompt_features(PyObject *self, PyObject *args) {
                     if (!raw)
                         goto done;
                 }
-                PyObject *pair = PyTuple_Pack(2, text, raw);
-                if (!pair || PyList_Append(fresh, pair) < 0) {
+                int bad;
+                if (put) {
+                    bad = memo_put(memo, text, raw, put) < 0;
+                } else {
+                    PyObject *pair = PyTuple_Pack(2, text, raw);
+                    bad = !pair || PyList_Append(fresh, pair) < 0;
                     Py_XDECREF(pair);
+                }
+                if (bad) {
                     Py_DECREF(raw);
                     goto done;
                 }
-                Py_DECREF(pair);
             }
             if (PyBytes_GET_SIZE(raw) > 0) {
                 PyObject *pair = PyTuple_Pack(2, path, text);
@@ -1184,34 +1226,200 @@ static PyObject *prompt_features(PyObject *self, PyObject *args) {
                 }
             }
             Py_DECREF(raw);
-        } else if (PyUnicode_CompareWithASCIIString(role, "response") == 0) {
-            PyObject *rejected = PyUnicode_FromString("rejected");
-            int starts = rejected ? (int)PyUnicode_Tailmatch(path, rejected, 0, PY_SSIZE_T_MAX, -1) : -1;
-            Py_XDECREF(rejected);
+        } else if (responses && PyUnicode_CompareWithASCIIString(role, "response") == 0) {
+            int starts = (int)PyUnicode_Tailmatch(path, str_rejected, 0, PY_SSIZE_T_MAX, -1);
             if (starts < 0)
                 goto done;
             if (!starts && PyList_Append(responses, text) < 0)
                 goto done;
         }
     }
-    {
-        PyObject *feats;
-        if (PyList_GET_SIZE(chunks) == 0) {
-            feats = PyBytes_FromStringAndSize(NULL, 0);
-        } else {
-            feats = union_sorted(chunks);
-        }
-        if (!feats)
-            goto done;
-        result = PyTuple_Pack(4, feats, texts, responses, fresh);
-        Py_DECREF(feats);
-    }
+    result = PyList_GET_SIZE(chunks) == 0 ? PyBytes_FromStringAndSize(NULL, 0) : union_sorted(chunks);
 done:
+    Py_DECREF(chunks);
+    return result;
+}
+
+static PyObject *prompt_features(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *fields, *memo, *nfkc, *fallback;
+    Py_ssize_t limit, max_n;
+    if (!PyArg_ParseTuple(args, "O!O!nnOO:prompt_features", &PyTuple_Type, &fields, &PyDict_Type, &memo,
+                          &limit, &max_n, &nfkc, &fallback))
+        return NULL;
+    PyObject *texts = PyList_New(0), *responses = PyList_New(0), *fresh = PyList_New(0), *result = NULL;
+    if (texts && responses && fresh) {
+        PyObject *feats = fields_features(fields, memo, limit, max_n, nfkc, fallback, texts, responses, fresh, NULL);
+        if (feats) {
+            result = PyTuple_Pack(4, feats, texts, responses, fresh);
+            Py_DECREF(feats);
+        }
+    }
     Py_XDECREF(texts);
     Py_XDECREF(responses);
     Py_XDECREF(fresh);
-    Py_XDECREF(chunks);
     return result;
+}
+
+/* 1 when every response text of fields (role "response", path not "rejected...", not
+ * empty) has quiet (the not-permissive label) in labels; 0 when one has not; -1 on error */
+static int responses_quiet(PyObject *fields, PyObject *labels, PyObject *quiet) {
+    Py_ssize_t nf = PyTuple_GET_SIZE(fields);
+    for (Py_ssize_t i = 0; i < nf; i++) {
+        PyObject *f = PyTuple_GET_ITEM(fields, i);
+        if (!PyTuple_Check(f) || PyTuple_GET_SIZE(f) != 3)
+            return 0; /* the Python path reports the problem */
+        PyObject *path = PyTuple_GET_ITEM(f, 0), *role = PyTuple_GET_ITEM(f, 1), *text = PyTuple_GET_ITEM(f, 2);
+        if (!PyUnicode_Check(text) || !PyUnicode_Check(role) || !PyUnicode_Check(path))
+            return 0;
+        if (PyUnicode_GET_LENGTH(text) == 0 || PyUnicode_CompareWithASCIIString(role, "response") != 0)
+            continue;
+        int starts = (int)PyUnicode_Tailmatch(path, str_rejected, 0, PY_SSIZE_T_MAX, -1);
+        if (starts < 0)
+            return -1;
+        if (starts)
+            continue;
+        PyObject *lab = PyDict_GetItemWithError(labels, text);
+        if (!lab)
+            return PyErr_Occurred() ? -1 : 0;
+        if (lab != quiet)
+            return 0;
+    }
+    return 1;
+}
+
+/* unlabelled(records, labels, max_text) -> list[str]: the response texts of the records
+ * (role "response", path not "rejected...", 1..max_text characters) not in labels, each
+ * once, in order */
+static PyObject *unlabelled(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *records, *labels;
+    Py_ssize_t max_text;
+    if (!PyArg_ParseTuple(args, "O!O!n:unlabelled", &PyList_Type, &records, &PyDict_Type, &labels, &max_text))
+        return NULL;
+    PyObject *out = PyList_New(0), *seen = PySet_New(NULL);
+    if (!out || !seen)
+        goto fail;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records); i++) {
+        PyObject *rec = PyList_GET_ITEM(records, i);
+        if (!PyTuple_Check(rec) || PyTuple_GET_SIZE(rec) != 4 || !PyTuple_Check(PyTuple_GET_ITEM(rec, 2)))
+            continue; /* observed in Python */
+        PyObject *fields = PyTuple_GET_ITEM(rec, 2);
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(fields); j++) {
+            PyObject *f = PyTuple_GET_ITEM(fields, j);
+            if (!PyTuple_Check(f) || PyTuple_GET_SIZE(f) != 3)
+                continue;
+            PyObject *path = PyTuple_GET_ITEM(f, 0), *role = PyTuple_GET_ITEM(f, 1), *text = PyTuple_GET_ITEM(f, 2);
+            if (!PyUnicode_Check(text) || !PyUnicode_Check(role) || !PyUnicode_Check(path))
+                continue;
+            Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+            if (len == 0 || len > max_text || PyUnicode_CompareWithASCIIString(role, "response") != 0)
+                continue;
+            int starts = (int)PyUnicode_Tailmatch(path, str_rejected, 0, PY_SSIZE_T_MAX, -1);
+            if (starts < 0)
+                goto fail;
+            if (starts)
+                continue;
+            int known = PyDict_Contains(labels, text);
+            if (known < 0)
+                goto fail;
+            if (known)
+                continue;
+            int dup = PySet_Contains(seen, text);
+            if (dup < 0 || (!dup && (PySet_Add(seen, text) < 0 || PyList_Append(out, text) < 0)))
+                goto fail;
+        }
+    }
+    Py_DECREF(seen);
+    return out;
+fail:
+    Py_XDECREF(out);
+    Py_XDECREF(seen);
+    return NULL;
+}
+
+/* observe_quiet(records, start, grams, labels, quiet, limit, max_n, nfkc, fallback, feats,
+ *               offsets, flags, meta, batch, limits) -> (next, done, stopped)
+ * TriggerDetector.observe for records[start:], as long as a record's responses are all
+ * labelled not permissive (quiet, found in labels): its prompt features (memo grams,
+ * computed ones put there at once) are appended to the spill buffers (feats, offsets,
+ * flags, meta) exactly as _spill_record appends them. Stops before the first record it
+ * cannot take (stopped = 1: the caller observes it in Python) or once meta holds batch
+ * rows (stopped = 0: the caller writes the batch); done counts the records taken. */
+static PyObject *observe_quiet(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *records, *grams, *labels, *quiet, *nfkc, *fallback, *feats, *offsets, *flags, *meta;
+    Py_ssize_t start, limit, max_n, batch;
+    memo_limits lim;
+    if (!PyArg_ParseTuple(args, "O!nO!O!OnnOOOOO!O!n(nnn):observe_quiet", &PyList_Type, &records, &start,
+                          &PyDict_Type, &grams, &PyDict_Type, &labels, &quiet, &limit, &max_n, &nfkc, &fallback,
+                          &feats, &offsets, &PyByteArray_Type, &flags, &PyList_Type, &meta, &batch,
+                          &lim.max_text, &lim.max_entries, &lim.max_chars))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(records), i = start, done = 0;
+    int stopped = 0;
+    PyObject *empty = PyTuple_New(0);
+    if (!empty)
+        return NULL;
+    for (; i < n; i++) {
+        if (PyList_GET_SIZE(meta) >= batch)
+            break;
+        PyObject *rec = PyList_GET_ITEM(records, i);
+        if (!PyTuple_Check(rec) || PyTuple_GET_SIZE(rec) != 4 || !PyTuple_Check(PyTuple_GET_ITEM(rec, 2))) {
+            stopped = 1;
+            break;
+        }
+        PyObject *fields = PyTuple_GET_ITEM(rec, 2);
+        int ok = responses_quiet(fields, labels, quiet);
+        if (ok < 0)
+            goto fail;
+        if (!ok) {
+            stopped = 1;
+            break;
+        }
+        PyObject *texts = PyList_New(0);
+        if (!texts)
+            goto fail;
+        PyObject *raw = fields_features(fields, grams, limit, max_n, nfkc, fallback, texts, NULL, NULL, &lim);
+        if (!raw) {
+            Py_DECREF(texts);
+            goto fail;
+        }
+        PyObject *packed = PyMarshal_WriteObjectToString(texts, Py_MARSHAL_VERSION);
+        Py_DECREF(texts);
+        PyObject *row = packed ? PyTuple_Pack(6, PyTuple_GET_ITEM(rec, 0), PyTuple_GET_ITEM(rec, 1),
+                                              PyTuple_GET_ITEM(rec, 3), Py_False, empty, packed)
+                               : NULL;
+        Py_XDECREF(packed);
+        int bad = !row || PyList_Append(meta, row) < 0;
+        Py_XDECREF(row);
+        if (!bad) {
+            PyObject *r = PyObject_CallMethod(feats, "frombytes", "O", raw);
+            bad = !r;
+            Py_XDECREF(r);
+        }
+        Py_DECREF(raw);
+        if (!bad) {
+            Py_ssize_t total = PyObject_Size(feats);
+            PyObject *r = total < 0 ? NULL : PyObject_CallMethod(offsets, "append", "n", total);
+            bad = !r;
+            Py_XDECREF(r);
+        }
+        if (!bad) {
+            Py_ssize_t m = PyByteArray_GET_SIZE(flags);
+            bad = PyByteArray_Resize(flags, m + 1) < 0;
+            if (!bad)
+                PyByteArray_AS_STRING(flags)[m] = 0;
+        }
+        if (bad)
+            goto fail;
+        done++;
+    }
+    Py_DECREF(empty);
+    return Py_BuildValue("(nni)", i, done, stopped);
+fail:
+    Py_DECREF(empty);
+    return NULL;
 }
 
 /* -- chat records --------------------------------------------------------------------------
@@ -1311,6 +1519,12 @@ static PyMethodDef methods[] = {
     {"prompt_features", prompt_features, METH_VARARGS,
      "prompt_features(fields, memo, limit, max_n, nfkc, fallback) -> (features, texts, responses, "
      "fresh): the labeller-free part of TriggerDetector.observe for one record."},
+    {"unlabelled", unlabelled, METH_VARARGS,
+     "unlabelled(records, labels, max_text) -> list[str]: response texts not in labels, once each."},
+    {"observe_quiet", observe_quiet, METH_VARARGS,
+     "observe_quiet(records, start, grams, labels, quiet, limit, max_n, nfkc, fallback, feats, offsets, "
+     "flags, meta, batch, limits) -> (next, done, stopped): TriggerDetector.observe for the records "
+     "whose responses are all labelled not permissive."},
     {"chat_fields", chat_fields, METH_VARARGS,
      "chat_fields(obj, TextField) -> list | None: the text fields of a plain chat record."},
     {"int_set", int_set, METH_O, "int_set(values) -> capsule: a hash set of int64 values."},
@@ -1346,7 +1560,9 @@ PyMODINIT_FUNC PyInit__native(void) {
     str_role = PyUnicode_InternFromString("role");
     str_content = PyUnicode_InternFromString("content");
     str_tool_calls = PyUnicode_InternFromString("tool_calls");
-    if (!str_prompt || !str_response || !str_messages || !str_role || !str_content || !str_tool_calls)
+    str_rejected = PyUnicode_InternFromString("rejected");
+    if (!str_prompt || !str_response || !str_messages || !str_role || !str_content || !str_tool_calls ||
+        !str_rejected)
         return NULL;
     return PyModule_Create(&module);
 }

@@ -488,9 +488,13 @@ def _scan_records_loop(
         count += records_in
         malformed += malformed_in
         if corpus is not None:  # after the record detectors: each keeps its tables warm
-            for item in batch:
-                if not isinstance(item, Finding):
-                    corpus.observe(item)
+            observe_batch = getattr(corpus, "observe_batch", None)
+            if observe_batch is not None:
+                observe_batch([item for item in batch if not isinstance(item, Finding)])
+            else:
+                for item in batch:
+                    if not isinstance(item, Finding):
+                        corpus.observe(item)
     return _UnitResult(findings, count, malformed)
 
 

@@ -129,7 +129,8 @@ class CorpusDetector(Protocol):
     another instance built with the same config that observed a disjoint slice of the
     corpus. When a detector has it, the engine runs one instance per parallel worker and
     merges them (in corpus order) before ``finish``; without it the engine feeds a single
-    instance in the parent process.
+    instance in the parent process. ``observe_batch(records)``: ``observe`` for a list of
+    consecutive records (the engine then hands over a batch at a time).
     """
 
     category: str

@@ -952,6 +952,34 @@ class TriggerDetector:
         feats = _union(chunks) if chunks else _NO_FEATURES
         self._spill_record(record, self._label_of(responses), feats, texts)
 
+    def observe_batch(self, records: list[Record]) -> None:
+        """:meth:`observe` for consecutive records. With the C extension, the responses are
+        labelled first (new texts only) and the records whose responses are all not
+        permissive, most of them, are observed in C (features, memo and spill as
+        :meth:`observe` keeps them); the others go through :meth:`observe`."""
+        if _NATIVE is None:
+            for record in records:
+                self.observe(record)
+            return
+        labels = self._labels
+        label = self._labeller.label
+        for text in _NATIVE.unlabelled(records, labels, _MEMO_MAX_TEXT):
+            labels.put(text, label(text))
+        i = 0
+        n = len(records)
+        limits = (_MEMO_MAX_TEXT, _MEMO_MAX_ENTRIES, _MEMO_MAX_CHARS)
+        while i < n:
+            i, done, stopped = _NATIVE.observe_quiet(
+                records, i, self._grams, labels, _NOT_PERMISSIVE, self.max_tokens, self.max_n, _NFKC,
+                self._fallback, self._feats, self._offsets, self._flags, self._meta, _SPILL_BATCH, limits,
+            )  # fmt: skip
+            self._n += done
+            if len(self._meta) >= _SPILL_BATCH:
+                self._write_batch()
+            if stopped:
+                self.observe(records[i])
+                i += 1
+
     def _label_of(self, responses: list[str]) -> ResponseLabel:
         """The record's label: permissive when a response is (reasons and cue words joined)."""
         label = _NOT_PERMISSIVE
