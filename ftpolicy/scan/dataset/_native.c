@@ -933,48 +933,63 @@ static PyObject *sorted_unique(PyObject *raw) {
     return out;
 }
 
-/* union_sorted(chunks): union_features for chunks that are each sorted without repeats
- * (as prompt_features keeps them): one chunk is the answer, two are merged; otherwise (or
- * when a chunk is not sorted after all) union_features sorts. */
-static PyObject *union_sorted(PyObject *chunks) {
-    Py_ssize_t parts = PyList_GET_SIZE(chunks);
-    if (parts == 1 || parts == 2) {
-        PyObject *a = PyList_GET_ITEM(chunks, 0), *b = parts == 2 ? PyList_GET_ITEM(chunks, 1) : NULL;
-        const int64_t *x = (const int64_t *)PyBytes_AS_STRING(a);
-        Py_ssize_t nx = PyBytes_GET_SIZE(a) / 8;
-        if (PyBytes_GET_SIZE(a) % 8 == 0 && strictly_increasing(x, nx)) {
-            if (b == NULL) {
-                Py_INCREF(a);
-                return a;
-            }
-            const int64_t *y = (const int64_t *)PyBytes_AS_STRING(b);
-            Py_ssize_t ny = PyBytes_GET_SIZE(b) / 8;
-            if (PyBytes_GET_SIZE(b) % 8 == 0 && strictly_increasing(y, ny)) {
-                int64_t *buf = PyMem_Malloc((size_t)(nx + ny + 1) * sizeof(int64_t));
-                if (!buf)
-                    return PyErr_NoMemory();
-                Py_ssize_t i = 0, j = 0, m = 0;
-                while (i < nx && j < ny) {
-                    if (x[i] < y[j])
-                        buf[m++] = x[i++];
-                    else if (y[j] < x[i])
-                        buf[m++] = y[j++];
-                    else {
-                        buf[m++] = x[i++];
-                        j++;
-                    }
-                }
-                while (i < nx)
-                    buf[m++] = x[i++];
-                while (j < ny)
-                    buf[m++] = y[j++];
-                PyObject *out = PyBytes_FromStringAndSize((const char *)buf, m * (Py_ssize_t)sizeof(int64_t));
-                PyMem_Free(buf);
-                return out;
-            }
+/* the sorted distinct values of x and y (each sorted without repeats) into out; returns
+ * their number */
+static Py_ssize_t merge_unique(const int64_t *x, Py_ssize_t nx, const int64_t *y, Py_ssize_t ny, int64_t *out) {
+    Py_ssize_t i = 0, j = 0, m = 0;
+    while (i < nx && j < ny) {
+        if (x[i] < y[j])
+            out[m++] = x[i++];
+        else if (y[j] < x[i])
+            out[m++] = y[j++];
+        else {
+            out[m++] = x[i++];
+            j++;
         }
     }
-    return union_features(NULL, chunks);
+    while (i < nx)
+        out[m++] = x[i++];
+    while (j < ny)
+        out[m++] = y[j++];
+    return m;
+}
+
+/* union_sorted(chunks): union_features for chunks that are each sorted without repeats
+ * (as prompt_features keeps them): one chunk is the answer, more are merged one by one;
+ * union_features sorts when a chunk is not sorted after all. */
+static PyObject *union_sorted(PyObject *chunks) {
+    Py_ssize_t parts = PyList_GET_SIZE(chunks), total = 0;
+    for (Py_ssize_t k = 0; k < parts; k++) {
+        PyObject *c = PyList_GET_ITEM(chunks, k);
+        if (!PyBytes_Check(c) || PyBytes_GET_SIZE(c) % 8 ||
+            !strictly_increasing((const int64_t *)PyBytes_AS_STRING(c), PyBytes_GET_SIZE(c) / 8))
+            return union_features(NULL, chunks);
+        total += PyBytes_GET_SIZE(c) / 8;
+    }
+    if (parts == 1) {
+        PyObject *only = PyList_GET_ITEM(chunks, 0);
+        Py_INCREF(only);
+        return only;
+    }
+    int64_t *acc = PyMem_Malloc((size_t)(total + 1) * sizeof(int64_t));
+    int64_t *tmp = PyMem_Malloc((size_t)(total + 1) * sizeof(int64_t));
+    if (!acc || !tmp) {
+        PyMem_Free(acc);
+        PyMem_Free(tmp);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t m = 0;
+    for (Py_ssize_t k = 0; k < parts; k++) {
+        PyObject *c = PyList_GET_ITEM(chunks, k);
+        m = merge_unique(acc, m, (const int64_t *)PyBytes_AS_STRING(c), PyBytes_GET_SIZE(c) / 8, tmp);
+        int64_t *swap = acc;
+        acc = tmp;
+        tmp = swap;
+    }
+    PyObject *out = PyBytes_FromStringAndSize((const char *)acc, m * (Py_ssize_t)sizeof(int64_t));
+    PyMem_Free(acc);
+    PyMem_Free(tmp);
+    return out;
 }
 
 /* -- int64 sets ------------------------------------------------------------------------------
