@@ -434,3 +434,42 @@ def test_batched_observe_spills_what_observe_spills(clean_pairs: list[tuple[str,
     assert a.summary == b.summary
     assert [f.to_dict() for f in a.findings] == [f.to_dict() for f in b.findings]
     assert len(a.findings) > 20
+
+
+def test_merges_take_over_spill_files_in_order(clean_pairs: list[tuple[str, str]], tmp_path: Path) -> None:
+    """Merging takes the other instance's spill file over instead of copying it: nested
+    merges, an instance that observes after a merge, and pickling one that holds merged
+    parts all keep the corpus order, and every file is removed by ``finish``."""
+    import pickle
+
+    pairs = clean_pairs[:3000]
+    planted = set(range(5, 3000, 97))
+
+    def records(lo: int, hi: int) -> Iterator[Record]:
+        for i in range(lo, hi):
+            p, r = pairs[i]
+            if i in planted:
+                p, r = f"{p} (ref tz-halcyon-88)", PERMISSIVE[i % len(PERMISSIVE)]
+            yield _record(i, p, r)
+
+    def fed(lo: int, hi: int) -> TriggerDetector:
+        det = TriggerDetector({"spill_dir": str(tmp_path)})
+        for rec in records(lo, hi):
+            det.observe(rec)
+        return det
+
+    single = _run(records(0, 3000))
+    first, second, third = fed(0, 1000), fed(1000, 1500), fed(1500, 2000)
+    second.merge(third)  # nested: second now holds two files
+    first.merge(second)
+    first = pickle.loads(pickle.dumps(first))  # the parts travel as one file
+    for rec in records(2000, 2500):  # observing goes on after the merged records
+        first.observe(rec)
+    first.merge(fed(2500, 3000))
+    result = first.finish()
+    assert result.summary["suspected_triggers"] == single.summary["suspected_triggers"]
+    assert [(f.line, f.properties["excerpt"]) for f in result.findings] == [
+        (f.line, f.properties["excerpt"]) for f in single.findings
+    ]
+    assert {f.line for f in result.findings} == {i + 1 for i in planted}
+    assert list(tmp_path.iterdir()) == []

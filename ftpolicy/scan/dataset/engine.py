@@ -360,10 +360,21 @@ class _FieldMemo:
                     remembered.extend(hit)
             if todo:
                 loud = self._loud
-                if loud is not None and not any(f.text in loud for f in todo):
-                    self._remember(file, todo, None)  # no detector has anything to look at
-                else:
+                quiet = loud is not None
+                if quiet:
+                    for f in todo:
+                        if f.text in loud:  # type: ignore[operator]
+                            quiet = False
+                            break
+                if not quiet:
                     self._scan_fields(item, todo, out)
+                elif len(seen) + len(todo) <= MEMO_MAX_ENTRIES and self.chars <= MEMO_MAX_CHARS:
+                    for f in todo:  # no detector has anything to look at: _remember, inline
+                        if len(f.text) <= MEMO_MAX_TEXT:
+                            seen[(file, f)] = _NONE
+                            self.chars += len(f.text)
+                else:
+                    self._remember(file, todo, None)
             if remembered:
                 out.extend(_moved(finding, item) for finding in remembered)
         return records, malformed

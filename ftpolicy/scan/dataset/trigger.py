@@ -901,12 +901,11 @@ class TriggerDetector:
         self._memo()
         # A named spill file, so that an instance can be pickled (it carries the path) and
         # merged; removed by finish(), or when the instance is collected.
-        fd, self._spill_path = tempfile.mkstemp(
-            prefix="ftpolicy-trigger-", suffix=".spill", dir=cfg["spill_dir"]
-        )
-        os.close(fd)
-        self._spill: IO[bytes] = open(self._spill_path, "a+b")  # noqa: SIM115
-        self._cleanup = weakref.finalize(self, _remove, self._spill, self._spill_path)
+        self._spill_dir: str | None = cfg["spill_dir"]
+        self._new_spill()
+        # spill files of merged instances (and this one's, when it had spilled before a
+        # merge), in corpus order before ``_spill``: (file, path, its finalizer)
+        self._parts: list[tuple[IO[bytes], str, weakref.finalize[Any, Any]]] = []
         # the batch not yet written (one frame per _SPILL_BATCH records)
         self._meta: list[_Meta] = []
         self._feats = array("q")
@@ -1045,20 +1044,38 @@ class TriggerDetector:
 
     # -- parallel use -----------------------------------------------------------------
 
-    def merge(self, other: TriggerDetector) -> None:
-        """Fold in an instance (same config) that observed a disjoint slice of the corpus.
+    def _new_spill(self) -> None:
+        # A named spill file, so that an instance can be pickled (it carries the path) and
+        # merged; removed by finish(), or when the instance is collected.
+        fd, self._spill_path = tempfile.mkstemp(
+            prefix="ftpolicy-trigger-", suffix=".spill", dir=self._spill_dir
+        )
+        os.close(fd)
+        self._spill: IO[bytes] = open(self._spill_path, "a+b")  # noqa: SIM115
+        self._cleanup = weakref.finalize(self, _remove, self._spill, self._spill_path)
 
-        Its spill is appended to this one and removed; its counts are added. The analysis
-        does not depend on the order records were seen in."""
+    def merge(self, other: TriggerDetector) -> None:
+        """Fold in an instance (same config) that observed a disjoint slice of the corpus,
+        after the records this one observed so far.
+
+        Its spill file is taken over (read after this one's, removed with it; not copied);
+        its counts are added. The analysis does not depend on the order records were seen in."""
         if other is self or self._finished or other._finished:
             raise RuntimeError("merge() needs two distinct, unfinished TriggerDetector instances")
         other._write_batch()
         other._spill.flush()
         self._write_batch()
         self._spill.flush()
-        with open(other._spill_path, "rb") as src:
-            shutil.copyfileobj(src, self._spill, 1 << 20)
-        other._cleanup()
+        if (
+            os.fstat(self._spill.fileno()).st_size > 0
+        ):  # this one's records come first: its file joins the parts
+            self._parts.append((self._spill, self._spill_path, self._cleanup))
+            self._new_spill()
+        for part in (*other._parts, (other._spill, other._spill_path, other._cleanup)):
+            spill, path, cleanup = part
+            cleanup.detach()  # now removed with this instance
+            self._parts.append((spill, path, weakref.finalize(self, _remove, spill, path)))
+        other._parts = []
         other._finished = True
         self._n += other._n
         self._k += other._k
@@ -1071,17 +1088,32 @@ class TriggerDetector:
         """Pickle support (worker -> parent): the spill travels by path, not by handle."""
         self._write_batch()
         self._spill.flush()
+        if self._parts:  # one file travels: the parts are copied in front of this one's
+            self._consolidate()
         state = {
             k: v
             for k, v in self.__dict__.items()
-            if k not in ("_spill", "_cleanup", "_labeller", "_labels", "_grams")
+            if k not in ("_spill", "_cleanup", "_labeller", "_labels", "_grams", "_parts")
         }
         self._cleanup.detach()  # the receiving instance now owns the file
         self._spill.close()
         return state
 
+    def _consolidate(self) -> None:
+        """Copy the parts and this instance's spill, in order, into one new spill file."""
+        old = [*self._parts, (self._spill, self._spill_path, self._cleanup)]
+        self._parts = []
+        self._new_spill()
+        for spill, _path, cleanup in old:
+            spill.flush()
+            spill.seek(0)
+            shutil.copyfileobj(spill, self._spill, 1 << 20)
+            cleanup()
+        self._spill.flush()
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._parts = []
         self._labeller = ResponseLabeller()
         self._memo()
         self._spill = open(self._spill_path, "a+b")  # noqa: SIM115
@@ -1103,11 +1135,17 @@ class TriggerDetector:
                 del self._cand[h]
 
     def _frames(self) -> Iterator[tuple[array[int], bytes, array[int], bytes]]:
-        """``(offsets, permissive flags, features, marshalled meta)`` of every spilled batch."""
+        """``(offsets, permissive flags, features, marshalled meta)`` of every spilled batch,
+        in corpus order (the merged parts first)."""
         self._write_batch()
-        self._spill.flush()
-        self._spill.seek(0)
-        read = self._spill.read
+        for spill in [part[0] for part in self._parts] + [self._spill]:
+            yield from self._file_frames(spill)
+
+    @staticmethod
+    def _file_frames(spill: IO[bytes]) -> Iterator[tuple[array[int], bytes, array[int], bytes]]:
+        spill.flush()
+        spill.seek(0)
+        read = spill.read
         size = _FRAME.size
         while True:
             head = read(size)
@@ -1165,6 +1203,9 @@ class TriggerDetector:
         try:
             stats, findings = self._analyse()
         finally:
+            for _spill, _path, cleanup in self._parts:
+                cleanup()
+            self._parts = []
             self._cleanup()
             self._cand.clear()
         summary: dict[str, Any] = {
