@@ -139,6 +139,25 @@ def test_screen_never_drops_a_rule_that_matches(tmp_path: Path) -> None:
     assert checked[False] > 100 and checked[True] > 100  # the texts do exercise the rules
 
 
+def test_screen_over_many_texts_answers_as_one_by_one() -> None:
+    from ftpolicy.scan.dataset.engine import _DetectorSpec, _shared_index, build_detectors
+    from ftpolicy.scan.dataset.rules import load_rules
+
+    shared = _shared_index(build_detectors(_DetectorSpec(load_rules().data, (), 1 << 20)))
+    assert shared is not None and shared._screen is not None
+    rng = random.Random(17)
+    pieces = ["merge", "without", "approval", "--no-verify", "AKIA", "password=", "ignore previous"]
+    pieces += ["é", "\x0b", "İ", "\ud800", "日本", "bypass", "branch protection", "the", "ok", "sk_live_", "<|im_start|>"]
+    texts = [
+        "".join(rng.choice(pieces) + rng.choice(" \n") for _ in range(rng.randint(0, 12))) for _ in range(2000)
+    ]
+    screen = shared._screen
+    assert screen.candidates_many(texts) == [screen.candidates(t) for t in texts]
+    loud = shared.prescreen(texts)
+    assert loud == {t for t in texts if shared._candidates(t) is None or shared._candidates(t)}
+    assert 100 < len(loud) < len(set(texts)) - 100
+
+
 def test_screen_stands_aside_where_it_cannot_be_exact() -> None:
     screen = RuleScreen([re.compile(r"\bsecret\s*=\s*\w+", re.I), re.compile(r"a{,3}b")])
     assert screen.active
@@ -442,6 +461,35 @@ def test_contamination_screen_clears_only_fields_without_matches(tmp_path: Path)
         assert list(screened.scan(record)) == want, text
         reported += bool(want)
     assert reported > 300  # the edited copies are found, with the screen on
+
+
+def test_contamination_screen_reads_unicode_text_as_its_words() -> None:
+    """For text that is not ASCII the C screen takes the folded text (NFKC, lower-cased) and
+    splits it itself: the same answer as for the words ``normalise`` gives."""
+    from ftpolicy.scan.dataset.contamination import HoldoutItem, _folded, normalise
+
+    vocab = ["naïve", "café", "straße", "déploiement", "ＡＰＰＲＯＶＡＬ", "ﬁnal", "x²", "İstanbul"]
+    vocab += ["ΣΊΣΥΦΟΣ", "日本語", "ок", "Ωmega", "merge", "the", "branch", "now", "without", "review"]
+    rng = random.Random(41)
+    items = tuple(HoldoutItem(f"h{i}", " ".join(rng.choice(vocab) for _ in range(16))) for i in range(30))
+    detector = contamination.ContaminationDetector(items)
+    mod = native()
+    assert mod is not None and detector._screen is not None
+    pieces = [*vocab, "—", "e\u0301", "ǅ", "\u00a0", "A\u030a", "١٢٣", "ß", "please", "ticket"]
+    quiet = 0
+    for n in range(3000):
+        if n % 2:  # a holdout item, lightly edited
+            words = rng.choice(items).text.split()
+            words[rng.randrange(len(words))] = rng.choice(pieces)
+            text = " ".join(words).upper() if n % 3 == 0 else " ".join(words)
+        else:
+            text = " ".join(rng.choice(pieces) for _ in range(rng.randint(1, 40)))
+        if text.isascii():
+            continue
+        got = mod.contamination_quiet(detector._screen, _folded(text))
+        assert got == mod.contamination_quiet(detector._screen, normalise(text)), text
+        quiet += got
+    assert 100 < quiet < 2500  # both answers occur
 
 
 def test_native_union_is_sorted_set() -> None:

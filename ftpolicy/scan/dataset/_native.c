@@ -739,8 +739,8 @@ static int cscreen_maybe(cscreen *c, const int32_t *ids, Py_ssize_t nw) {
 }
 
 /* contamination_quiet(capsule, text_or_words) -> bool: True when the field cannot match
- * (see above). text: ASCII text, tokenised here exactly as normalise() does; words: the
- * normalise() result for any text. */
+ * (see above). text: ASCII text, or other text NFKC-normalised and lower-cased, tokenised
+ * here exactly as normalise() does; words: the normalise() result for any text. */
 static PyObject *contamination_quiet(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *cap, *arg;
@@ -750,11 +750,59 @@ static PyObject *contamination_quiet(PyObject *self, PyObject *args) {
     if (!c)
         return NULL;
     Py_ssize_t nw = 0;
-    if (PyUnicode_Check(arg)) {
-        if (!PyUnicode_IS_ASCII(arg)) {
-            PyErr_SetString(PyExc_ValueError, "contamination_quiet(): text must be ASCII (pass its words)");
+    if (PyUnicode_Check(arg) && !PyUnicode_IS_ASCII(arg)) {
+        /* text already NFKC-normalised and lower-cased by the caller: its alnum_words, each
+         * looked up by its UTF-8 bytes (ASCII letters lower-cased, as alnum_words does) */
+        int kind = PyUnicode_KIND(arg);
+        const void *data = PyUnicode_DATA(arg);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(arg), i = 0;
+        if (ids_reserve(c, len / 2 + 1) < 0)
             return NULL;
+        unsigned char small[1024];
+        while (i < len) {
+            Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+            if (!(ch < 128 ? ascii_alnum(ch) : Py_UNICODE_ISALNUM(ch))) {
+                i++;
+                continue;
+            }
+            Py_ssize_t start = i;
+            while (i < len) {
+                ch = PyUnicode_READ(kind, data, i);
+                if (!(ch < 128 ? ascii_alnum(ch) : Py_UNICODE_ISALNUM(ch)))
+                    break;
+                i++;
+            }
+            unsigned char *buf = small;
+            Py_ssize_t cap = (Py_ssize_t)sizeof(small), n = 0;
+            if (4 * (i - start) > cap) {
+                cap = 4 * (i - start);
+                buf = PyMem_Malloc((size_t)cap);
+                if (!buf)
+                    return PyErr_NoMemory();
+            }
+            for (Py_ssize_t k = start; k < i; k++) {
+                Py_UCS4 u = PyUnicode_READ(kind, data, k);
+                if (u < 0x80) {
+                    buf[n++] = (unsigned char)ascii_lower(u);
+                } else if (u < 0x800) {
+                    buf[n++] = (unsigned char)(0xC0 | (u >> 6));
+                    buf[n++] = (unsigned char)(0x80 | (u & 0x3F));
+                } else if (u < 0x10000) {
+                    buf[n++] = (unsigned char)(0xE0 | (u >> 12));
+                    buf[n++] = (unsigned char)(0x80 | ((u >> 6) & 0x3F));
+                    buf[n++] = (unsigned char)(0x80 | (u & 0x3F));
+                } else {
+                    buf[n++] = (unsigned char)(0xF0 | (u >> 18));
+                    buf[n++] = (unsigned char)(0x80 | ((u >> 12) & 0x3F));
+                    buf[n++] = (unsigned char)(0x80 | ((u >> 6) & 0x3F));
+                    buf[n++] = (unsigned char)(0x80 | (u & 0x3F));
+                }
+            }
+            c->ids[nw++] = word_id(c, buf, n);
+            if (buf != small)
+                PyMem_Free(buf);
         }
+    } else if (PyUnicode_Check(arg)) {
         const unsigned char *s = PyUnicode_1BYTE_DATA(arg);
         Py_ssize_t len = PyUnicode_GET_LENGTH(arg), i = 0;
         if (ids_reserve(c, len / 2 + 1) < 0)
@@ -810,7 +858,7 @@ static PyObject *contamination_quiet(PyObject *self, PyObject *args) {
             c->ids[nw++] = word_id(c, (const unsigned char *)u, len);
         }
     } else {
-        PyErr_SetString(PyExc_TypeError, "contamination_quiet() needs ASCII text or a list of words");
+        PyErr_SetString(PyExc_TypeError, "contamination_quiet() needs text or a list of words");
         return NULL;
     }
     return PyBool_FromLong(!cscreen_maybe(c, c->ids, nw));

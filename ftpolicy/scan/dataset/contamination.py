@@ -66,13 +66,19 @@ _ASCII_WORDS = bytes(
 )
 
 
+def _folded(text: str) -> str:
+    """``text`` as :func:`normalise` reads it before splitting (NFKC, lower-cased): what the
+    C screen takes for text that is not ASCII."""
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return text.lower()
+
+
 def normalise(text: str) -> list[str]:
     """Words of ``text`` after NFKC, lower-casing and dropping punctuation."""
     if _NATIVE is not None:  # the same words (checked at import), split in C
         if not text.isascii():
-            if not unicodedata.is_normalized("NFKC", text):
-                text = unicodedata.normalize("NFKC", text)
-            text = text.lower()
+            text = _folded(text)
         words: list[str] = _NATIVE.alnum_words(text)
         return words
     return _normalise_py(text)
@@ -363,7 +369,7 @@ class ContaminationDetector:
         loud = set()
         for t in texts:
             if t not in pre:
-                q = pre[t] = quiet(screen, t if t.isascii() else normalise(t))
+                q = pre[t] = quiet(screen, t if t.isascii() else _folded(t))
                 if not q:
                     loud.add(t)
         return loud
@@ -379,7 +385,7 @@ class ContaminationDetector:
         for f in fields:
             q = pre.get(f.text)
             if q is None:
-                q = quiet(screen, f.text if f.text.isascii() else normalise(f.text))
+                q = quiet(screen, f.text if f.text.isascii() else _folded(f.text))
             if not q:
                 out.append(f)
         return out

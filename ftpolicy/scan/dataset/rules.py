@@ -319,14 +319,20 @@ class SharedKeywordIndex:
         caches), for the :meth:`quiet` calls that follow; return those not quiet."""
         if self._screen is None or not all(self._screened):
             return set(texts)
-        pre = self._pre = {}
-        cand = self._candidates
+        pre: dict[str, frozenset[int] | None] = {}
+        self._pre = pre
+        new = list(dict.fromkeys(texts))
+        keywords = self._keywords
         loud = set()
-        for t in texts:
-            if t not in pre:
-                found = pre[t] = cand(t)
-                if found is None or found:
-                    loud.add(t)
+        for t, found in zip(new, self._screen.candidates_many(new), strict=True):
+            if found:  # less the keyed rules none of whose keywords occur (see _candidates)
+                low = t.lower()
+                kept = [g for g in found if not keywords[g] or any(k in low for k in keywords[g])]
+                if len(kept) != len(found):
+                    found = frozenset(kept)
+            pre[t] = found
+            if found is None or found:
+                loud.add(t)
         return loud
 
     def quiet(self, text: str) -> bool:

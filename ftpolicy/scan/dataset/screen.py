@@ -328,6 +328,43 @@ class RuleScreen:
         return always.union(found)
 
 
+    def candidates_many(self, texts: Sequence[str]) -> list[frozenset[int] | None]:
+        """:meth:`candidates` of each text, in one loop."""
+        db, udb = self._db, self._udb
+        always, always_u = self.always, self.always_u
+        found = self._found
+        on_match = self._on_match
+        guard = self.size
+        out: list[frozenset[int] | None] = []
+        for text in texts:
+            if text.isascii():
+                if db is None:
+                    out.append(None)
+                    continue
+                found.clear()
+                db.scan(text.encode("ascii"), match_event_handler=on_match)
+                base = always
+            else:
+                if udb is None:
+                    out.append(None)
+                    continue
+                try:
+                    data = text.encode("utf-8")
+                except UnicodeEncodeError:  # lone surrogates: not valid UTF-8 for Hyperscan
+                    out.append(None)
+                    continue
+                found.clear()
+                udb.scan(data, match_event_handler=on_match)
+                base = always_u
+            if not found:
+                out.append(base)
+            elif guard in found:
+                out.append(None)  # a guard character (see _GUARD): every rule must run
+            else:
+                out.append(base.union(found))
+        return out
+
+
 def _compiles(hs: Any, expr: bytes, flags: int) -> bool:
     try:
         hs.Database().compile(expressions=[expr], ids=[0], elements=1, flags=[flags])
