@@ -147,10 +147,11 @@ def test_screen_over_many_texts_answers_as_one_by_one() -> None:
     assert shared is not None and shared._screen is not None
     rng = random.Random(17)
     pieces = ["merge", "without", "approval", "--no-verify", "AKIA", "password=", "ignore previous"]
-    pieces += ["é", "\x0b", "İ", "\ud800", "日本", "bypass", "branch protection", "the", "ok", "sk_live_", "<|im_start|>"]
-    texts = [
-        "".join(rng.choice(pieces) + rng.choice(" \n") for _ in range(rng.randint(0, 12))) for _ in range(2000)
-    ]
+    pieces += ["é", "\x0b", "İ", "\ud800", "日本", "bypass", "branch protection", "the", "ok"]
+    pieces += ["sk_live_", "<|im_start|>"]
+    texts = []
+    for _ in range(2000):
+        texts.append("".join(rng.choice(pieces) + rng.choice(" \n") for _ in range(rng.randint(0, 12))))
     screen = shared._screen
     assert screen.candidates_many(texts) == [screen.candidates(t) for t in texts]
     loud = shared.prescreen(texts)
