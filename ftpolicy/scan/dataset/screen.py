@@ -327,7 +327,6 @@ class RuleScreen:
             return None  # a guard character (see _GUARD): every rule must run
         return always.union(found)
 
-
     def candidates_many(self, texts: Sequence[str]) -> list[frozenset[int] | None]:
         """:meth:`candidates` of each text, in one loop."""
         db, udb = self._db, self._udb
