@@ -347,6 +347,46 @@ def test_repeated_finding_fields_survive_the_memo_emptying(
     assert secret_lines() == list(range(1, 61))
 
 
+def test_field_memo_in_c_keeps_what_python_keeps(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``memo_quiet`` (the record loop for records with nothing to report) leaves the same
+    findings, counts and field memo as the Python loop, also when the memo fills up."""
+    from ftpolicy.scan.dataset import engine
+    from ftpolicy.scan.dataset.contamination import load_holdout
+    from ftpolicy.scan.dataset.rules import load_rules
+
+    holdout = load_holdout(str(corpus / "holdout.jsonl"), None)
+    spec = engine._DetectorSpec(load_rules().data, holdout.items, 1 << 20)
+    lines = (corpus / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    data = tmp_path / "memo-corpus.jsonl"  # a malformed line, and records seen again
+    data.write_text(
+        "\n".join([*lines[:1500], "{not json", *lines[1500:], *lines[:300]]) + "\n", encoding="utf-8"
+    )
+    unit = readers.Unit(str(data), "memo-corpus.jsonl", "jsonl")
+
+    def run(max_entries: int) -> tuple[list[dict[str, object]], tuple[int, int], dict[object, object], int]:
+        monkeypatch.setattr(engine, "MEMO_MAX_ENTRIES", max_entries)
+        memo = engine._FieldMemo(engine.build_detectors(spec))
+        out: list[engine.Finding] = []
+        counts = [0, 0]
+        for batch in readers.iter_batches(unit):
+            records, malformed = memo.scan_batch(batch, out)
+            counts[0] += records
+            counts[1] += malformed
+        seen = {k: [f.to_dict() for f in v] for k, v in memo.seen.items()}
+        return [f.to_dict() for f in out], (counts[0], counts[1]), seen, memo.chars
+
+    for max_entries in (1 << 16, 500):
+        fast = run(max_entries)
+        monkeypatch.setattr(engine, "_native_memo", lambda: None)
+        plain = run(max_entries)
+        monkeypatch.undo()
+        assert fast == plain
+        assert fast[1] == (len(lines) + 300, 1)
+        assert len(fast[0]) > 100
+
+
 def test_batches_are_bounded(tmp_path: Path) -> None:
     small = tmp_path / "small.jsonl"
     small.write_text("".join(json.dumps({"text": f"line {i}"}) + "\n" for i in range(600)), encoding="utf-8")

@@ -43,6 +43,10 @@
  *       TriggerDetector.observe, spill included, for consecutive records whose responses
  *       are all labelled not permissive (most records); the caller takes the others.
  *
+ *   memo_quiet(batch, start, seen, loud, none, chars, ...) -> (next, records, chars)
+ *       the record detectors' field memo (engine._FieldMemo.scan_batch) for the records
+ *       with nothing to report (remembered fields without findings, quiet new fields).
+ *
  *   chat_fields(obj, TextField) -> list[TextField] | None
  *       readers.record_fields for a plain chat record (messages of role + content);
  *       None for any other shape, which the Python reader handles.
@@ -1485,6 +1489,96 @@ fail:
     return NULL;
 }
 
+/* -- the record detectors' field memo ------------------------------------------------------
+ * memo_quiet(batch, start, seen, loud, none, chars, max_entries, max_chars, max_text)
+ *     -> (next, records, chars)
+ * engine._FieldMemo.scan_batch for batch[start:], as long as nothing is to be reported: a
+ * Record whose fields are each remembered without findings (seen[(file, field)] is an empty
+ * list) or new and not in loud (the texts some detector must see) is done here, its new
+ * fields remembered with none (as scan_batch remembers them, chars counting their
+ * characters). Stops before the first item it cannot take (a malformed finding, a
+ * remembered finding, a loud field, a memo that must be emptied first): next is its index
+ * (len(batch) when all were taken), records the number taken. */
+static PyObject *memo_quiet(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *batch, *seen, *loud, *none;
+    Py_ssize_t start, chars, max_entries, max_chars, max_text;
+    if (!PyArg_ParseTuple(args, "O!nO!O!O!nnnn:memo_quiet", &PyList_Type, &batch, &start, &PyDict_Type, &seen,
+                          &PySet_Type, &loud, &PyList_Type, &none, &chars, &max_entries, &max_chars, &max_text))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(batch), i = start, records = 0;
+    PyObject *small[16];
+    for (; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(batch, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 4 || !PyTuple_Check(PyTuple_GET_ITEM(item, 2)))
+            break; /* a malformed-line finding */
+        PyObject *file = PyTuple_GET_ITEM(item, 0), *fields = PyTuple_GET_ITEM(item, 2);
+        Py_ssize_t nf = PyTuple_GET_SIZE(fields), ntodo = 0;
+        PyObject **todo = nf <= 16 ? small : PyMem_Malloc((size_t)nf * sizeof(PyObject *));
+        if (!todo)
+            return PyErr_NoMemory();
+        int take = 1, failed = 0;
+        for (Py_ssize_t k = 0; k < nf && take; k++) {
+            PyObject *f = PyTuple_GET_ITEM(fields, k);
+            if (!PyTuple_Check(f) || PyTuple_GET_SIZE(f) != 3 || !PyUnicode_Check(PyTuple_GET_ITEM(f, 2))) {
+                take = 0;
+                break;
+            }
+            PyObject *key = PyTuple_Pack(2, file, f);
+            if (!key) {
+                failed = 1;
+                break;
+            }
+            PyObject *hit = PyDict_GetItemWithError(seen, key);
+            if (hit) {
+                Py_DECREF(key);
+                if (!PyList_Check(hit) || PyList_GET_SIZE(hit) > 0)
+                    take = 0; /* findings to move onto this record: scan_batch does it */
+                continue;
+            }
+            if (PyErr_Occurred()) {
+                Py_DECREF(key);
+                failed = 1;
+                break;
+            }
+            int in_loud = PySet_Contains(loud, PyTuple_GET_ITEM(f, 2));
+            if (in_loud != 0) {
+                Py_DECREF(key);
+                if (in_loud < 0)
+                    failed = 1;
+                take = 0;
+                break;
+            }
+            todo[ntodo++] = key;
+        }
+        if (take && !failed && ntodo &&
+            (PyDict_GET_SIZE(seen) + ntodo > max_entries || chars > max_chars))
+            take = 0; /* the memo is emptied first: scan_batch does it */
+        for (Py_ssize_t k = 0; k < ntodo; k++) {
+            PyObject *key = todo[k];
+            if (take && !failed) {
+                PyObject *text = PyTuple_GET_ITEM(PyTuple_GET_ITEM(key, 1), 2);
+                Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+                if (len <= max_text) {
+                    if (PyDict_SetItem(seen, key, none) < 0)
+                        failed = 1;
+                    else
+                        chars += len;
+                }
+            }
+            Py_DECREF(key);
+        }
+        if (todo != small)
+            PyMem_Free(todo);
+        if (failed)
+            return NULL;
+        if (!take)
+            break;
+        records++;
+    }
+    return Py_BuildValue("(nnn)", i, records, chars);
+}
+
 /* -- chat records --------------------------------------------------------------------------
  * chat_fields(obj, TextField) -> list[TextField] | None
  * readers.record_fields for the common chat shape only: a dict whose "messages" is a list
@@ -1588,6 +1682,9 @@ static PyMethodDef methods[] = {
      "observe_quiet(records, start, grams, labels, quiet, limit, max_n, nfkc, fallback, feats, offsets, "
      "flags, meta, batch, limits) -> (next, done, stopped): TriggerDetector.observe for the records "
      "whose responses are all labelled not permissive."},
+    {"memo_quiet", memo_quiet, METH_VARARGS,
+     "memo_quiet(batch, start, seen, loud, none, chars, max_entries, max_chars, max_text) -> (next, "
+     "records, chars): _FieldMemo.scan_batch for the records with nothing to report."},
     {"chat_fields", chat_fields, METH_VARARGS,
      "chat_fields(obj, TextField) -> list | None: the text fields of a plain chat record."},
     {"int_set", int_set, METH_O, "int_set(values) -> capsule: a hash set of int64 values."},

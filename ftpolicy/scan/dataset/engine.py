@@ -56,6 +56,7 @@ from ftpolicy.scan.dataset.interface import (
     TextField,
     fingerprint,
 )
+from ftpolicy.scan.dataset.native import native
 from ftpolicy.scan.dataset.readers import (
     DEFAULT_MAX_LINE_BYTES,
     Unit,
@@ -341,7 +342,29 @@ class _FieldMemo:
         ]
         self._loud = self._prescreen(new)
         records = malformed = 0
-        for item in batch:
+        at = 0
+        end = len(batch)
+        quick = _native_memo()
+        while at < end:
+            if quick is not None and self._loud is not None:
+                # the records with nothing to report, in C; it stops at the next one to
+                # take here (a malformed line, remembered findings, a loud field, a full memo)
+                at, taken, self.chars = quick(
+                    batch,
+                    at,
+                    seen,
+                    self._loud,
+                    _NONE,
+                    self.chars,
+                    MEMO_MAX_ENTRIES,
+                    MEMO_MAX_CHARS,
+                    MEMO_MAX_TEXT,
+                )
+                records += taken
+                if at >= end:
+                    break
+            item = batch[at]
+            at += 1
             if isinstance(item, Finding):
                 out.append(item)
                 malformed += 1
@@ -432,6 +455,12 @@ class _FieldMemo:
 
 
 _SCREENED, _WORTH, _ALL = 0, 1, 2
+
+
+def _native_memo() -> Callable[..., tuple[int, int, int]] | None:
+    """The C loop of :meth:`_FieldMemo.scan_batch` for records with nothing to report."""
+    mod = native()
+    return None if mod is None else mod.memo_quiet
 
 
 def _subset(item: Record, fields: Sequence[TextField], n: int) -> Record:
