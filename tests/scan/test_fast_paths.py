@@ -39,6 +39,7 @@ def test_extension_is_built_and_used() -> None:
     assert mod is not None, "ftpolicy.scan.dataset._native is not built: reinstall with a C compiler"
     assert trigger._NATIVE is mod
     assert contamination._NATIVE is mod
+    assert readers._NATIVE is mod
 
 
 def test_screen_is_active_for_default_rules() -> None:

@@ -1672,6 +1672,75 @@ static PyObject *chat_fields(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* chat_record(raw, loads, TextField, Record, display, line) -> Record | None
+ * readers.parse_line for a plain chat line: loads(raw) (orjson.loads), chat_fields, the
+ * record's "id" as parse_line reads it, and the Record built as tuple.__new__ builds it.
+ * None for anything else (NUL bytes, a line that does not load, another shape): the caller
+ * goes through parse_line, with its error messages. */
+static PyObject *chat_record(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *raw, *loads, *field_cls, *record_cls, *display, *line;
+    if (!PyArg_ParseTuple(args, "O!OOOOO:chat_record", &PyBytes_Type, &raw, &loads, &field_cls, &record_cls,
+                          &display, &line))
+        return NULL;
+    if (!PyType_Check(record_cls) || !PyType_IsSubtype((PyTypeObject *)record_cls, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "chat_record() needs a tuple subclass");
+        return NULL;
+    }
+    if (memchr(PyBytes_AS_STRING(raw), 0, (size_t)PyBytes_GET_SIZE(raw)))
+        Py_RETURN_NONE;
+    PyObject *obj = PyObject_CallOneArg(loads, raw);
+    if (!obj) {
+        PyErr_Clear(); /* parse_line reports it */
+        Py_RETURN_NONE;
+    }
+    PyObject *result = NULL, *fields = NULL, *key = Py_None;
+    Py_INCREF(key);
+    if (!PyDict_CheckExact(obj)) {
+        result = Py_None;
+        Py_INCREF(result);
+        goto done;
+    }
+    {
+        PyObject *a = PyTuple_Pack(2, obj, field_cls);
+        PyObject *list = a ? chat_fields(NULL, a) : NULL;
+        Py_XDECREF(a);
+        if (!list)
+            goto done;
+        if (list == Py_None) {
+            result = list;
+            goto done;
+        }
+        fields = PyList_AsTuple(list);
+        Py_DECREF(list);
+        if (!fields)
+            goto done;
+    }
+    {
+        PyObject *id = PyDict_GetItemString(obj, "id"); /* borrowed */
+        if (id && (PyUnicode_Check(id) || (PyLong_Check(id) && !PyBool_Check(id)))) {
+            PyObject *text = PyObject_Str(id);
+            if (!text)
+                goto done;
+            Py_SETREF(key, text);
+        }
+    }
+    {
+        PyObject *items = PyTuple_Pack(4, display, line, fields, key);
+        PyObject *one = items ? PyTuple_Pack(1, items) : NULL;
+        Py_XDECREF(items);
+        if (one) {
+            result = PyTuple_Type.tp_new((PyTypeObject *)record_cls, one, NULL);
+            Py_DECREF(one);
+        }
+    }
+done:
+    Py_DECREF(obj);
+    Py_XDECREF(fields);
+    Py_DECREF(key);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"prompt_features", prompt_features, METH_VARARGS,
      "prompt_features(fields, memo, limit, max_n, nfkc, fallback) -> (features, texts, responses, "
@@ -1685,6 +1754,9 @@ static PyMethodDef methods[] = {
     {"memo_quiet", memo_quiet, METH_VARARGS,
      "memo_quiet(batch, start, seen, loud, none, chars, max_entries, max_chars, max_text) -> (next, "
      "records, chars): _FieldMemo.scan_batch for the records with nothing to report."},
+    {"chat_record", chat_record, METH_VARARGS,
+     "chat_record(raw, loads, TextField, Record, display, line) -> Record | None: parse_line for a "
+     "plain chat line."},
     {"chat_fields", chat_fields, METH_VARARGS,
      "chat_fields(obj, TextField) -> list | None: the text fields of a plain chat record."},
     {"int_set", int_set, METH_O, "int_set(values) -> capsule: a hash set of int64 values."},

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,12 +39,15 @@ try:  # orjson is a declared dependency; the fallback keeps a broken install usa
     def _loads(data: bytes) -> Any:
         return orjson.loads(data)
 
+    _FAST_LOADS: Any = orjson.loads
+
     _JSONError: tuple[type[Exception], ...] = (orjson.JSONDecodeError,)
 except ImportError:  # pragma: no cover
-    import json
 
     def _loads(data: bytes) -> Any:
         return json.loads(data.decode("utf-8"))
+
+    _FAST_LOADS = _loads
 
     _JSONError = (ValueError,)
 
@@ -208,8 +212,9 @@ def iter_batches(
             yield batch
         return
     stream = open_decompressed(unit.path, unit.fmt)
-    fields_of = _NATIVE.chat_fields if _NATIVE is not None else None
-    new_record = tuple.__new__
+    # plain chat lines are read in C (the same Record parse_line gives; checked at import)
+    chat_record = _NATIVE.chat_record if _NATIVE is not None else None
+    loads = _FAST_LOADS
     display = unit.display
     with stream:
         if unit.start:
@@ -252,22 +257,9 @@ def iter_batches(
                 stripped = raw.strip()
                 if not stripped:
                     continue
-                item: Record | None = None
-                if fields_of is not None and b"\x00" not in stripped:
-                    # the common case (a plain chat record) without the checks' calls;
-                    # anything else goes through parse_line
-                    try:
-                        obj = _loads(stripped)
-                    except _JSONError:
-                        obj = None
-                    fields = fields_of(obj, TextField) if type(obj) is dict else None
-                    if fields is not None:
-                        key = obj.get("id")
-                        if key is not None and not (isinstance(key, str | int) and not isinstance(key, bool)):
-                            key = None
-                        item = new_record(
-                            Record, (display, line, tuple(fields), None if key is None else str(key))
-                        )
+                item = None
+                if chat_record is not None:
+                    item = chat_record(stripped, loads, TextField, Record, display, line)
                 batch.append(item if item is not None else parse_line(stripped, unit, line))
             size += n
             if len(batch) >= most or size >= budget:
@@ -317,13 +309,13 @@ def parse_line(raw: bytes, unit: Unit, line: int) -> Record | Finding:
             "(prompt/chosen/rejected) or text records",
             _preview(raw),
         )
+    return Record(file=unit.display, line=line, fields=tuple(fields), key=_record_key(obj))
+
+
+def _record_key(obj: Any) -> str | None:
+    """A record's own identifier: its ``id`` when that is a string or an integer."""
     key = obj.get("id") if isinstance(obj, dict) else None
-    return Record(
-        file=unit.display,
-        line=line,
-        fields=tuple(fields),
-        key=str(key) if isinstance(key, str | int) and not isinstance(key, bool) else None,
-    )
+    return str(key) if isinstance(key, str | int) and not isinstance(key, bool) else None
 
 
 def _content_text(content: Any) -> str | None:
@@ -487,7 +479,19 @@ def _agrees(mod: ModuleType) -> bool:
         [],
         {"text": "x"},
     )
-    return all(mod.chat_fields(obj, TextField) is None for obj in other)
+    if not all(mod.chat_fields(obj, TextField) is None for obj in other):
+        return False
+    unit = Unit("sample.jsonl", "sample.jsonl", "jsonl")
+    for i, key in enumerate(["A-1", 7, True, 1.5, None, ["x"]]):
+        obj = {"id": key, **_NATIVE_SAMPLES[1]}
+        want = Record(unit.display, i + 1, tuple(_record_fields_py(obj)[0]), _record_key(obj))
+        got = mod.chat_record(json.dumps(obj).encode(), _FAST_LOADS, TextField, Record, unit.display, i + 1)
+        if got != want:
+            return False
+    return all(
+        mod.chat_record(raw, _FAST_LOADS, TextField, Record, unit.display, 1) is None
+        for raw in (b'{"text": "x"}', b"[1]", b"{not json", b'{"messages": []}\x00')
+    )
 
 
 _NATIVE: Any = checked(_agrees)
