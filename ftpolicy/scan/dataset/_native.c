@@ -1426,8 +1426,10 @@ static PyObject *observe_quiet(PyObject *self, PyObject *args) {
     Py_ssize_t n = PyList_GET_SIZE(records), i = start, done = 0;
     int stopped = 0;
     PyObject *empty = PyTuple_New(0);
-    if (!empty)
-        return NULL;
+    PyObject *extend = PyObject_GetAttrString(feats, "frombytes");
+    PyObject *append = PyObject_GetAttrString(offsets, "append");
+    if (!empty || !extend || !append)
+        goto fail;
     for (; i < n; i++) {
         if (PyList_GET_SIZE(meta) >= batch)
             break;
@@ -1461,14 +1463,16 @@ static PyObject *observe_quiet(PyObject *self, PyObject *args) {
         int bad = !row || PyList_Append(meta, row) < 0;
         Py_XDECREF(row);
         if (!bad) {
-            PyObject *r = PyObject_CallMethod(feats, "frombytes", "O", raw);
+            PyObject *r = PyObject_CallOneArg(extend, raw);
             bad = !r;
             Py_XDECREF(r);
         }
         Py_DECREF(raw);
         if (!bad) {
             Py_ssize_t total = PyObject_Size(feats);
-            PyObject *r = total < 0 ? NULL : PyObject_CallMethod(offsets, "append", "n", total);
+            PyObject *at = total < 0 ? NULL : PyLong_FromSsize_t(total);
+            PyObject *r = at ? PyObject_CallOneArg(append, at) : NULL;
+            Py_XDECREF(at);
             bad = !r;
             Py_XDECREF(r);
         }
@@ -1483,9 +1487,13 @@ static PyObject *observe_quiet(PyObject *self, PyObject *args) {
         done++;
     }
     Py_DECREF(empty);
+    Py_DECREF(extend);
+    Py_DECREF(append);
     return Py_BuildValue("(nni)", i, done, stopped);
 fail:
-    Py_DECREF(empty);
+    Py_XDECREF(empty);
+    Py_XDECREF(extend);
+    Py_XDECREF(append);
     return NULL;
 }
 
