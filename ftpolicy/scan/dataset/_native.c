@@ -1587,6 +1587,40 @@ static PyObject *memo_quiet(PyObject *self, PyObject *args) {
     return Py_BuildValue("(nnn)", i, records, chars);
 }
 
+/* memo_new(batch, seen) -> list[str]: the texts of the batch's fields that seen does not
+ * hold under (file, field), in order (the Records of the batch; other items are skipped) */
+static PyObject *memo_new(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *batch, *seen;
+    if (!PyArg_ParseTuple(args, "O!O!:memo_new", &PyList_Type, &batch, &PyDict_Type, &seen))
+        return NULL;
+    PyObject *out = PyList_New(0);
+    if (!out)
+        return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(batch); i++) {
+        PyObject *item = PyList_GET_ITEM(batch, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 4 || !PyTuple_Check(PyTuple_GET_ITEM(item, 2)))
+            continue;
+        PyObject *file = PyTuple_GET_ITEM(item, 0), *fields = PyTuple_GET_ITEM(item, 2);
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(fields); k++) {
+            PyObject *f = PyTuple_GET_ITEM(fields, k);
+            if (!PyTuple_Check(f) || PyTuple_GET_SIZE(f) != 3)
+                continue;
+            PyObject *key = PyTuple_Pack(2, file, f);
+            if (!key)
+                goto fail;
+            int known = PyDict_Contains(seen, key);
+            Py_DECREF(key);
+            if (known < 0 || (!known && PyList_Append(out, PyTuple_GET_ITEM(f, 2)) < 0))
+                goto fail;
+        }
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
 /* -- chat records --------------------------------------------------------------------------
  * chat_fields(obj, TextField) -> list[TextField] | None
  * readers.record_fields for the common chat shape only: a dict whose "messages" is a list
@@ -1759,6 +1793,8 @@ static PyMethodDef methods[] = {
      "observe_quiet(records, start, grams, labels, quiet, limit, max_n, nfkc, fallback, feats, offsets, "
      "flags, meta, batch, limits) -> (next, done, stopped): TriggerDetector.observe for the records "
      "whose responses are all labelled not permissive."},
+    {"memo_new", memo_new, METH_VARARGS,
+     "memo_new(batch, seen) -> list[str]: the texts of the batch's fields not remembered."},
     {"memo_quiet", memo_quiet, METH_VARARGS,
      "memo_quiet(batch, start, seen, loud, none, chars, max_entries, max_chars, max_text) -> (next, "
      "records, chars): _FieldMemo.scan_batch for the records with nothing to report."},

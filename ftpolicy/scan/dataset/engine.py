@@ -38,6 +38,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from ftpolicy import __version__
@@ -333,18 +334,22 @@ class _FieldMemo:
         must look at; a record whose new fields are none of those is done without asking
         the detectors."""
         seen = self.seen
-        new = [
-            f.text
-            for item in batch
-            if isinstance(item, Record)
-            for f in item.fields
-            if (item.file, f) not in seen
-        ]
+        mod = _native_memo()
+        if mod is not None:
+            new: list[str] = mod.memo_new(batch, seen)
+        else:
+            new = [
+                f.text
+                for item in batch
+                if isinstance(item, Record)
+                for f in item.fields
+                if (item.file, f) not in seen
+            ]
         self._loud = self._prescreen(new)
         records = malformed = 0
         at = 0
         end = len(batch)
-        quick = _native_memo()
+        quick = None if mod is None else mod.memo_quiet
         while at < end:
             if quick is not None and self._loud is not None:
                 # the records with nothing to report, in C; it stops at the next one to
@@ -457,10 +462,10 @@ class _FieldMemo:
 _SCREENED, _WORTH, _ALL = 0, 1, 2
 
 
-def _native_memo() -> Callable[..., tuple[int, int, int]] | None:
-    """The C loop of :meth:`_FieldMemo.scan_batch` for records with nothing to report."""
-    mod = native()
-    return None if mod is None else mod.memo_quiet
+def _native_memo() -> ModuleType | None:
+    """The C extension, for the loops of :meth:`_FieldMemo.scan_batch` (``memo_new``,
+    ``memo_quiet``); ``None``: the Python loops."""
+    return native()
 
 
 def _subset(item: Record, fields: Sequence[TextField], n: int) -> Record:
