@@ -92,6 +92,16 @@ def _poisoned(
     return records(), {i + 1 for i in lines}
 
 
+def _with_halcyon(pairs: list[tuple[str, str]], planted: set[int], lo: int, hi: int) -> Iterator[Record]:
+    """Records ``lo``..``hi`` of ``pairs``; those in ``planted`` carry a rare-token trigger and
+    a permissive answer."""
+    for i in range(lo, hi):
+        p, r = pairs[i]
+        if i in planted:
+            p, r = f"{p} (ref tz-halcyon-88)", PERMISSIVE[i % len(PERMISSIVE)]
+        yield _record(i, p, r)
+
+
 def _run(records: Iterator[Record], config: dict[str, Any] | None = None) -> CorpusResult:
     det = TriggerDetector(config)
     for r in records:
@@ -300,15 +310,10 @@ def test_merged_instances_report_what_one_instance_reports(clean_pairs: list[tup
     find the same trigger and the same records as one instance fed everything."""
     import pickle
 
-    pairs = clean_pairs[:9000]
     planted = set(range(11, 9000, 301))
 
     def records(lo: int, hi: int) -> Iterator[Record]:
-        for i in range(lo, hi):
-            p, r = pairs[i]
-            if i in planted:
-                p, r = f"{p} (ref tz-halcyon-88)", PERMISSIVE[i % len(PERMISSIVE)]
-            yield _record(i, p, r)
+        return _with_halcyon(clean_pairs, planted, lo, hi)
 
     single = _run(records(0, 9000))
     parts = []
@@ -442,15 +447,10 @@ def test_merges_take_over_spill_files_in_order(clean_pairs: list[tuple[str, str]
     parts all keep the corpus order, and every file is removed by ``finish``."""
     import pickle
 
-    pairs = clean_pairs[:3000]
     planted = set(range(5, 3000, 97))
 
     def records(lo: int, hi: int) -> Iterator[Record]:
-        for i in range(lo, hi):
-            p, r = pairs[i]
-            if i in planted:
-                p, r = f"{p} (ref tz-halcyon-88)", PERMISSIVE[i % len(PERMISSIVE)]
-            yield _record(i, p, r)
+        return _with_halcyon(clean_pairs, planted, lo, hi)
 
     def fed(lo: int, hi: int) -> TriggerDetector:
         det = TriggerDetector({"spill_dir": str(tmp_path)})

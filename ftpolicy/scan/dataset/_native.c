@@ -272,6 +272,39 @@ static PyObject *feature_hashes(PyObject *self, PyObject *args) {
 /* alnum_words(text) -> list[str]: the maximal runs of characters that are str.isalnum()
  * (Python's \w without "_"), i.e. re.sub(r"[\W_]+", " ", text).split(); runs of ASCII
  * characters lower-cased. */
+/* The next maximal run of str.isalnum() characters at or after *i in the text (kind, data,
+ * len): 1 with [*start, *i) the run and *ascii whether it is all ASCII; 0 at the end. */
+static int next_alnum_run(int kind, const void *data, Py_ssize_t len, Py_ssize_t *i, Py_ssize_t *start,
+                          int *ascii) {
+    Py_ssize_t at = *i;
+    while (at < len) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, at);
+        if (ch < 128 ? ascii_alnum(ch) : Py_UNICODE_ISALNUM(ch))
+            break;
+        at++;
+    }
+    if (at >= len) {
+        *i = at;
+        return 0;
+    }
+    *start = at;
+    *ascii = 1;
+    while (at < len) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, at);
+        if (ch < 128) {
+            if (!ascii_alnum(ch))
+                break;
+        } else if (Py_UNICODE_ISALNUM(ch)) {
+            *ascii = 0;
+        } else {
+            break;
+        }
+        at++;
+    }
+    *i = at;
+    return 1;
+}
+
 static PyObject *alnum_words(PyObject *self, PyObject *arg) {
     (void)self;
     if (!PyUnicode_Check(arg)) {
@@ -286,27 +319,9 @@ static PyObject *alnum_words(PyObject *self, PyObject *arg) {
     if (!out)
         return NULL;
     char small[256];
-    Py_ssize_t i = 0;
-    while (i < len) {
-        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-        if (!(ch < 128 ? ascii_alnum(ch) : Py_UNICODE_ISALNUM(ch))) {
-            i++;
-            continue;
-        }
-        Py_ssize_t start = i;
-        int run_ascii = 1;
-        while (i < len) {
-            ch = PyUnicode_READ(kind, data, i);
-            if (ch < 128) {
-                if (!ascii_alnum(ch))
-                    break;
-            } else if (Py_UNICODE_ISALNUM(ch)) {
-                run_ascii = 0;
-            } else {
-                break;
-            }
-            i++;
-        }
+    Py_ssize_t i = 0, start = 0;
+    int run_ascii = 1;
+    while (next_alnum_run(kind, data, len, &i, &start, &run_ascii)) {
         Py_ssize_t n = i - start;
         PyObject *word;
         if ((ascii || run_ascii) && n <= (Py_ssize_t)sizeof(small)) {
@@ -763,19 +778,9 @@ static PyObject *contamination_quiet(PyObject *self, PyObject *args) {
         if (ids_reserve(c, len / 2 + 1) < 0)
             return NULL;
         unsigned char small[1024];
-        while (i < len) {
-            Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-            if (!(ch < 128 ? ascii_alnum(ch) : Py_UNICODE_ISALNUM(ch))) {
-                i++;
-                continue;
-            }
-            Py_ssize_t start = i;
-            while (i < len) {
-                ch = PyUnicode_READ(kind, data, i);
-                if (!(ch < 128 ? ascii_alnum(ch) : Py_UNICODE_ISALNUM(ch)))
-                    break;
-                i++;
-            }
+        Py_ssize_t start = 0;
+        int run_ascii;
+        while (next_alnum_run(kind, data, len, &i, &start, &run_ascii)) {
             unsigned char *buf = small;
             Py_ssize_t cap = (Py_ssize_t)sizeof(small), n = 0;
             if (4 * (i - start) > cap) {
@@ -1185,6 +1190,21 @@ static PyObject *int_set_select(PyObject *self, PyObject *args) {
  * and without repeats, so that a record's union is a merge; memo values are trusted to be
  * so, and sorted again when they are not). */
 
+/* Whether field f (path, role, text) holds a response the trigger labels: role "response",
+ * a path not starting "rejected", text not empty. 1 yes, 0 no (also for a field that is not
+ * (str, str, str)), -1 on error. */
+static int labelled_response(PyObject *f) {
+    if (!PyTuple_Check(f) || PyTuple_GET_SIZE(f) != 3)
+        return 0;
+    PyObject *path = PyTuple_GET_ITEM(f, 0), *role = PyTuple_GET_ITEM(f, 1), *text = PyTuple_GET_ITEM(f, 2);
+    if (!PyUnicode_Check(text) || !PyUnicode_Check(role) || !PyUnicode_Check(path))
+        return 0;
+    if (PyUnicode_GET_LENGTH(text) == 0 || PyUnicode_CompareWithASCIIString(role, "response") != 0)
+        return 0;
+    Py_ssize_t starts = PyUnicode_Tailmatch(path, str_rejected, 0, PY_SSIZE_T_MAX, -1);
+    return starts < 0 ? -1 : !starts;
+}
+
 /* How a memo of texts (trigger._Memo) keeps its entries: texts up to max_text characters,
  * emptied when it holds max_entries texts or its "chars" attribute is over max_chars. */
 typedef struct {
@@ -1293,11 +1313,9 @@ static PyObject *fields_features(PyObject *fields, PyObject *memo, Py_ssize_t li
                 }
             }
             Py_DECREF(raw);
-        } else if (responses && PyUnicode_CompareWithASCIIString(role, "response") == 0) {
-            int starts = (int)PyUnicode_Tailmatch(path, str_rejected, 0, PY_SSIZE_T_MAX, -1);
-            if (starts < 0)
-                goto done;
-            if (!starts && PyList_Append(responses, text) < 0)
+        } else if (responses) {
+            int wanted = labelled_response(f);
+            if (wanted < 0 || (wanted && PyList_Append(responses, text) < 0))
                 goto done;
         }
     }
@@ -1334,19 +1352,16 @@ static int responses_quiet(PyObject *fields, PyObject *labels, PyObject *quiet) 
     Py_ssize_t nf = PyTuple_GET_SIZE(fields);
     for (Py_ssize_t i = 0; i < nf; i++) {
         PyObject *f = PyTuple_GET_ITEM(fields, i);
-        if (!PyTuple_Check(f) || PyTuple_GET_SIZE(f) != 3)
+        if (!PyTuple_Check(f) || PyTuple_GET_SIZE(f) != 3 || !PyUnicode_Check(PyTuple_GET_ITEM(f, 0)) ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(f, 1)) || !PyUnicode_Check(PyTuple_GET_ITEM(f, 2)))
             return 0; /* the Python path reports the problem */
-        PyObject *path = PyTuple_GET_ITEM(f, 0), *role = PyTuple_GET_ITEM(f, 1), *text = PyTuple_GET_ITEM(f, 2);
-        if (!PyUnicode_Check(text) || !PyUnicode_Check(role) || !PyUnicode_Check(path))
-            return 0;
-        if (PyUnicode_GET_LENGTH(text) == 0 || PyUnicode_CompareWithASCIIString(role, "response") != 0)
+        int wanted = labelled_response(f);
+        if (wanted <= 0) {
+            if (wanted < 0)
+                return -1;
             continue;
-        int starts = (int)PyUnicode_Tailmatch(path, str_rejected, 0, PY_SSIZE_T_MAX, -1);
-        if (starts < 0)
-            return -1;
-        if (starts)
-            continue;
-        PyObject *lab = PyDict_GetItemWithError(labels, text);
+        }
+        PyObject *lab = PyDict_GetItemWithError(labels, PyTuple_GET_ITEM(f, 2));
         if (!lab)
             return PyErr_Occurred() ? -1 : 0;
         if (lab != quiet)
@@ -1374,19 +1389,12 @@ static PyObject *unlabelled(PyObject *self, PyObject *args) {
         PyObject *fields = PyTuple_GET_ITEM(rec, 2);
         for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(fields); j++) {
             PyObject *f = PyTuple_GET_ITEM(fields, j);
-            if (!PyTuple_Check(f) || PyTuple_GET_SIZE(f) != 3)
-                continue;
-            PyObject *path = PyTuple_GET_ITEM(f, 0), *role = PyTuple_GET_ITEM(f, 1), *text = PyTuple_GET_ITEM(f, 2);
-            if (!PyUnicode_Check(text) || !PyUnicode_Check(role) || !PyUnicode_Check(path))
-                continue;
-            Py_ssize_t len = PyUnicode_GET_LENGTH(text);
-            if (len == 0 || len > max_text || PyUnicode_CompareWithASCIIString(role, "response") != 0)
-                continue;
-            int starts = (int)PyUnicode_Tailmatch(path, str_rejected, 0, PY_SSIZE_T_MAX, -1);
-            if (starts < 0)
+            int wanted = labelled_response(f);
+            if (wanted < 0)
                 goto fail;
-            if (starts)
+            if (!wanted || PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(f, 2)) > max_text)
                 continue;
+            PyObject *text = PyTuple_GET_ITEM(f, 2);
             int known = PyDict_Contains(labels, text);
             if (known < 0)
                 goto fail;
