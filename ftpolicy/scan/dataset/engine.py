@@ -5,9 +5,9 @@ whose shards are verified against their sha256 first, or files/directories), spl
 work into units (whole files, or newline-aligned byte ranges of large plain JSONL files
 when ``jobs > 1``; line numbers stay exact because the newlines before each range start
 are counted), runs the record detectors over every unit (in ``jobs`` worker processes,
-each streaming batches of records (see :func:`~.readers.iter_batches`): memory per worker is
-bounded) and runs the corpus detector (trigger backdoors) over the
-merged stream in corpus order:
+each streaming batches of records (see :func:`~.readers.iter_batches`): memory per
+worker is bounded) and runs the corpus detector (trigger backdoors) over the merged
+stream in corpus order:
 
 * ``jobs == 1``: one pass feeds both;
 * ``jobs > 1``: the workers run the record detectors while the parent process reads the
@@ -15,7 +15,7 @@ merged stream in corpus order:
   ``merge``, each worker feeds its own instance and the parent merges them in order).
 
 Within a batch each step runs over all of its records before the next one starts: the
-pre-screens over every new field text (:meth:`_FieldMemo.prescreen`), then the record
+pre-screens over every new field text (:meth:`_FieldMemo.scan_batch`), then the record
 detectors, then the corpus detector. Each step's tables (the rule screen's Hyperscan
 database, the holdout index, the trigger's memos) then stay in the CPU caches for a whole
 batch instead of being evicted by the other steps at every record, which made up ~15 % of

@@ -1066,9 +1066,8 @@ class TriggerDetector:
         other._spill.flush()
         self._write_batch()
         self._spill.flush()
-        if (
-            os.fstat(self._spill.fileno()).st_size > 0
-        ):  # this one's records come first: its file joins the parts
+        # this one's records come first: its file joins the parts
+        if os.fstat(self._spill.fileno()).st_size > 0:
             self._parts.append((self._spill, self._spill_path, self._cleanup))
             self._new_spill()
         for part in (*other._parts, (other._spill, other._spill_path, other._cleanup)):
