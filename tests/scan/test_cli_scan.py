@@ -218,6 +218,25 @@ def test_parquet_is_read_when_pyarrow_is_installed(tmp_path: Path, scan_json: An
     assert found(doc) == [("secret/github-token", 2)]
 
 
+def test_parquet_rows_have_the_keys_jsonl_lines_have(tmp_path: Path) -> None:
+    """A Parquet row's ``id`` becomes the record key as a JSONL line's does (strings and
+    integers; not booleans)."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from ftpolicy.scan.dataset.readers import Unit, iter_records
+
+    rows = [{"id": "A-1", "text": "x"}, {"id": 7, "text": "x"}, {"id": True, "text": "x"}]
+    keys = []
+    for i, row in enumerate(rows):  # one file per row: a Parquet column has one type
+        pq.write_table(pa.Table.from_pylist([row]), tmp_path / f"r{i}.parquet")
+        (tmp_path / f"r{i}.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+        for fmt in ("parquet", "jsonl"):
+            path = str(tmp_path / f"r{i}.{fmt}")
+            keys.append([r.key for r in iter_records(Unit(path, path, fmt))])  # type: ignore[union-attr]
+    assert keys == [["A-1"], ["A-1"], ["7"], ["7"], [None], [None]]
+
+
 def test_parquet_without_pyarrow_is_a_clear_error(tmp_path: Path) -> None:
     try:
         import pyarrow  # noqa: F401

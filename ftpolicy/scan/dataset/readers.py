@@ -520,5 +520,4 @@ def _iter_parquet(unit: Unit) -> Iterator[Record | Finding]:
                     "use chat, instruction, preference or text columns",
                 )
                 continue
-            key = obj.get("id")
-            yield Record(unit.display, row, tuple(fields), str(key) if isinstance(key, str | int) else None)
+            yield Record(unit.display, row, tuple(fields), _record_key(obj))
