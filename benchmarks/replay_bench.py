@@ -19,104 +19,26 @@ run it from a checkout:
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 TARGET_S = 30.0
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from attest.conftest import (  # noqa: E402
-    ADAPTER_DIR,
-    ADAPTER_FILES,
-    SHARDS,
-    TRAIN_CONFIG,
-    Chain,
     attest_adapter,
     attest_dataset,
     build_governed_repo,
 )
 from helpers.gitrepo import ScratchRepo  # noqa: E402
-from registry.conftest import REGISTRY_CONFIG  # noqa: E402
+from registry.conftest import REGISTRY_CONFIG, add_version  # noqa: E402
 
-from ftpolicy.attest import Subject, attest_step  # noqa: E402
-from ftpolicy.attest.evidence import adapter_digest  # noqa: E402
 from ftpolicy.audit.log import audit_log  # noqa: E402
 from ftpolicy.audit.replay import replay  # noqa: E402
 from ftpolicy.registry.ops import promote  # noqa: E402
-
-
-def _sha(p: Path) -> str:
-    return hashlib.sha256(p.read_bytes()).hexdigest()
-
-
-def add_adapter(chain: Chain, name: str) -> None:
-    """Adapter NAME@1.0 (its own files, manifest) attested from train to security-approval."""
-    root = chain.root
-    folder = f"artifacts/adapters/{name}/1.0"
-    (root / folder).mkdir(parents=True)
-    files = []
-    for p in ADAPTER_FILES:
-        target = root / folder / Path(p).name
-        target.write_bytes((root / p).read_bytes() + name.encode())
-        files.append(f"{folder}/{Path(p).name}")
-    manifest = (root / "adapters/bot/1.0.yaml").read_text().replace("name: bot", f"name: {name}")
-    manifest = manifest.replace(ADAPTER_DIR, folder)
-    for old, new in zip(ADAPTER_FILES, files, strict=True):
-        manifest = manifest.replace(_sha(root / old), _sha(root / new))
-        manifest = manifest.replace(
-            f"bytes: {(root / old).stat().st_size}\n", f"bytes: {(root / new).stat().st_size}\n", 1
-        )
-    (root / f"adapters/{name}").mkdir(parents=True, exist_ok=True)
-    (root / f"adapters/{name}/1.0.yaml").write_text(manifest)
-    subject = Subject("adapter", name, "1.0")
-    ref: dict[str, Any] = {"ref": subject.ref, "digest": adapter_digest({f: _sha(root / f) for f in files})}
-
-    def attest(step: str, who: str, mats: list[str], prods: list[str], ev: dict[str, Any] | None) -> None:
-        ev_path = None
-        if ev is not None:
-            ev_path = chain.keydir.parent / f"ev-{name}-{step}.json"
-            ev_path.write_text(json.dumps(ev))
-        attest_step(
-            root,
-            step,
-            subject,
-            chain.signer(who),
-            materials=[root / m for m in mats],
-            products=[root / p for p in prods],
-            evidence=ev_path,
-        )
-
-    cats = ["prompt-injection", "secret-leakage", "unsafe-code", "refusal"]
-    evals = {
-        "schema_version": 1,
-        "kind": "evidence-eval",
-        "subject": str(subject),
-        "adapter": ref,
-        "suite": {"name": "holdout", "version": "2026.11"},
-        "evaluated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "results": [{"category": c, "score": 0.97, "threshold": 0.9} for c in cats],
-    }
-    review_ev = "attestations/dataset/support/1.0/evidence/dataset-review.json"
-    attest("train", "tom", [*SHARDS, review_ev, TRAIN_CONFIG], files, None)
-    attest("adapter-scan", "scanbot", files, [], {"subject": str(subject), "findings": []})
-    attest("security-eval", "eve", files, [], evals)
-    attest("quality-eval", "quinn", files, [], evals)
-    ev_dir = subject.evidence_dir
-    approval = {
-        "schema_version": 1,
-        "kind": "evidence-approval",
-        "subject": str(subject),
-        "decision": "approve",
-        "adapter": ref,
-    }
-    mats = [*files, *(f"{ev_dir}/{s}.json" for s in ("adapter-scan", "security-eval", "quality-eval"))]
-    attest("security-approval", "eve", mats, [], approval)
 
 
 def build(tmp: Path, adapters: int, commits: int) -> tuple[Path, list[str]]:
@@ -134,7 +56,7 @@ def build(tmp: Path, adapters: int, commits: int) -> tuple[Path, list[str]]:
     done = 0.0
     for i in range(1, adapters + 1):
         name = f"a{i:02d}"
-        add_adapter(chain, name)
+        add_version(chain, "1.0", name)
         shas.append(repo.commit(f"adapter {name}@1.0 trained and approved"))
         promote(root, f"{name}@1.0", "staging", chain.keys["paul"])
         shas.append(repo.commit(f"promote {name}@1.0 to staging"))

@@ -34,31 +34,34 @@ def _sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-def add_version(chain: Chain, version: str) -> None:
-    """Adapter bot@VERSION: new files, manifest, and its chain up to security-approval."""
+def add_version(chain: Chain, version: str, name: str = "bot") -> None:
+    """Adapter NAME@VERSION (bot@1.0's files with other bytes, its manifest renamed) and its
+    chain up to security-approval."""
     root = chain.root
-    folder = f"artifacts/adapters/bot/{version}"
+    folder = f"artifacts/adapters/{name}/{version}"
     (root / folder).mkdir(parents=True)
     for p in ADAPTER_FILES:
         data = (root / p).read_bytes()
-        (root / folder / Path(p).name).write_bytes(data + version.encode())
+        (root / folder / Path(p).name).write_bytes(data + f"{name}@{version}".encode())
     files = [f"{folder}/{Path(p).name}" for p in ADAPTER_FILES]
     manifest = (root / "adapters/bot/1.0.yaml").read_text()
+    manifest = manifest.replace("name: bot", f"name: {name}")
     manifest = manifest.replace('version: "1.0"', f'version: "{version}"').replace(ADAPTER_DIR, folder)
     for old, new in zip(ADAPTER_FILES, files, strict=True):
         manifest = manifest.replace(_sha(root / old), _sha(root / new))
         manifest = manifest.replace(
             f"bytes: {(root / old).stat().st_size}\n", f"bytes: {(root / new).stat().st_size}\n", 1
         )
-    (root / f"adapters/bot/{version}.yaml").write_text(manifest)
-    subject = Subject("adapter", "bot", version)
+    (root / f"adapters/{name}").mkdir(parents=True, exist_ok=True)
+    (root / f"adapters/{name}/{version}.yaml").write_text(manifest)
+    subject = Subject("adapter", name, version)
     ref: dict[str, Any] = {"ref": subject.ref, "digest": adapter_digest({f: _sha(root / f) for f in files})}
     review_ev = "attestations/dataset/support/1.0/evidence/dataset-review.json"
 
     def attest(step: str, who: str, mats: list[str], prods: list[str], ev: dict[str, Any] | None) -> None:
         ev_path = None
         if ev is not None:
-            ev_path = chain.keydir.parent / f"ev-{version}-{step}.json"
+            ev_path = chain.keydir.parent / f"ev-{name}-{version}-{step}.json"
             ev_path.write_text(json.dumps(ev))
         attest_step(
             root,

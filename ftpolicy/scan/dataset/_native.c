@@ -1190,6 +1190,14 @@ static PyObject *int_set_select(PyObject *self, PyObject *args) {
  * and without repeats, so that a record's union is a merge; memo values are trusted to be
  * so, and sorted again when they are not). */
 
+/* The fields tuple of a Record (file, line, fields, key), borrowed; NULL (no error set)
+ * for anything else, e.g. the malformed-line findings a batch also holds. */
+static PyObject *record_fields_of(PyObject *item) {
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 4 || !PyTuple_Check(PyTuple_GET_ITEM(item, 2)))
+        return NULL;
+    return PyTuple_GET_ITEM(item, 2);
+}
+
 /* Whether field f (path, role, text) holds a response the trigger labels: role "response",
  * a path not starting "rejected", text not empty. 1 yes, 0 no (also for a field that is not
  * (str, str, str)), -1 on error. */
@@ -1383,10 +1391,9 @@ static PyObject *unlabelled(PyObject *self, PyObject *args) {
     if (!out || !seen)
         goto fail;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(records); i++) {
-        PyObject *rec = PyList_GET_ITEM(records, i);
-        if (!PyTuple_Check(rec) || PyTuple_GET_SIZE(rec) != 4 || !PyTuple_Check(PyTuple_GET_ITEM(rec, 2)))
+        PyObject *fields = record_fields_of(PyList_GET_ITEM(records, i));
+        if (!fields)
             continue; /* observed in Python */
-        PyObject *fields = PyTuple_GET_ITEM(rec, 2);
         for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(fields); j++) {
             PyObject *f = PyTuple_GET_ITEM(fields, j);
             int wanted = labelled_response(f);
@@ -1441,12 +1448,11 @@ static PyObject *observe_quiet(PyObject *self, PyObject *args) {
     for (; i < n; i++) {
         if (PyList_GET_SIZE(meta) >= batch)
             break;
-        PyObject *rec = PyList_GET_ITEM(records, i);
-        if (!PyTuple_Check(rec) || PyTuple_GET_SIZE(rec) != 4 || !PyTuple_Check(PyTuple_GET_ITEM(rec, 2))) {
+        PyObject *rec = PyList_GET_ITEM(records, i), *fields = record_fields_of(rec);
+        if (!fields) {
             stopped = 1;
             break;
         }
-        PyObject *fields = PyTuple_GET_ITEM(rec, 2);
         int ok = responses_quiet(fields, labels, quiet);
         if (ok < 0)
             goto fail;
@@ -1525,10 +1531,10 @@ static PyObject *memo_quiet(PyObject *self, PyObject *args) {
     Py_ssize_t n = PyList_GET_SIZE(batch), i = start, records = 0;
     PyObject *small[16];
     for (; i < n; i++) {
-        PyObject *item = PyList_GET_ITEM(batch, i);
-        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 4 || !PyTuple_Check(PyTuple_GET_ITEM(item, 2)))
+        PyObject *item = PyList_GET_ITEM(batch, i), *fields = record_fields_of(item);
+        if (!fields)
             break; /* a malformed-line finding */
-        PyObject *file = PyTuple_GET_ITEM(item, 0), *fields = PyTuple_GET_ITEM(item, 2);
+        PyObject *file = PyTuple_GET_ITEM(item, 0);
         Py_ssize_t nf = PyTuple_GET_SIZE(fields), ntodo = 0;
         PyObject **todo = nf <= 16 ? small : PyMem_Malloc((size_t)nf * sizeof(PyObject *));
         if (!todo)
@@ -1606,10 +1612,10 @@ static PyObject *memo_new(PyObject *self, PyObject *args) {
     if (!out)
         return NULL;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(batch); i++) {
-        PyObject *item = PyList_GET_ITEM(batch, i);
-        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 4 || !PyTuple_Check(PyTuple_GET_ITEM(item, 2)))
+        PyObject *item = PyList_GET_ITEM(batch, i), *fields = record_fields_of(item);
+        if (!fields)
             continue;
-        PyObject *file = PyTuple_GET_ITEM(item, 0), *fields = PyTuple_GET_ITEM(item, 2);
+        PyObject *file = PyTuple_GET_ITEM(item, 0);
         for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(fields); k++) {
             PyObject *f = PyTuple_GET_ITEM(fields, k);
             if (!PyTuple_Check(f) || PyTuple_GET_SIZE(f) != 3)

@@ -320,7 +320,7 @@ class _FieldMemo:
         self.loud_all = any(
             kind == _ALL or (kind == _WORTH and not callable(getattr(d, "prescreen", None)))
             for d, kind, _ in plan
-        ) or (self.shared is not None and not callable(getattr(self.shared, "prescreen", None)))
+        )
         self.seen: dict[tuple[str, TextField], list[Finding]] = {}
         self.chars = 0
         self._loud: set[str] | None = None  # the current batch's texts a detector must see

@@ -322,15 +322,9 @@ class SharedKeywordIndex:
         pre: dict[str, frozenset[int] | None] = {}
         self._pre = pre
         new = list(dict.fromkeys(texts))
-        keywords = self._keywords
         loud = set()
         for t, found in zip(new, self._screen.candidates_many(new), strict=True):
-            if found:  # less the keyed rules none of whose keywords occur (see _candidates)
-                low = t.lower()
-                kept = [g for g in found if not keywords[g] or any(k in low for k in keywords[g])]
-                if len(kept) != len(found):
-                    found = frozenset(kept)
-            pre[t] = found
+            found = pre[t] = self._keyed(t, found)
             if found is None or found:
                 loud.add(t)
         return loud
@@ -349,7 +343,11 @@ class SharedKeywordIndex:
     def _candidates(self, text: str) -> frozenset[int] | None:
         """The screen's candidates, less the keyed rules none of whose keywords occur."""
         assert self._screen is not None
-        found = self._screen.candidates(text)
+        return self._keyed(text, self._screen.candidates(text))
+
+    def _keyed(self, text: str, found: frozenset[int] | None) -> frozenset[int] | None:
+        """``found`` (the screen's candidates for ``text``) less the keyed rules none of whose
+        keywords occur in it."""
         if not found:
             return found
         low = text.lower()

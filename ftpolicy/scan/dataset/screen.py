@@ -303,29 +303,7 @@ class RuleScreen:
 
     def candidates(self, text: str) -> frozenset[int] | None:
         """Rules that may match ``text`` (a superset of those that do), or ``None``."""
-        if text.isascii():
-            db = self._db
-            if db is None:
-                return None
-            data = text.encode("ascii")
-            always = self.always
-        else:
-            db = self._udb
-            if db is None:
-                return None
-            try:
-                data = text.encode("utf-8")
-            except UnicodeEncodeError:  # lone surrogates: not valid UTF-8 for Hyperscan
-                return None
-            always = self.always_u
-        found = self._found
-        found.clear()
-        db.scan(data, match_event_handler=self._on_match)
-        if not found:
-            return always
-        if self.size in found:
-            return None  # a guard character (see _GUARD): every rule must run
-        return always.union(found)
+        return self.candidates_many((text,))[0]
 
     def candidates_many(self, texts: Sequence[str]) -> list[frozenset[int] | None]:
         """:meth:`candidates` of each text, in one loop."""

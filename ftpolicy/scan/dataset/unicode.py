@@ -109,29 +109,24 @@ class HiddenUnicodeDetector:
                 return None
         return "zero-width"
 
+    def _may_report(self, text: str) -> bool:
+        """Whether :meth:`scan` can report on ``text`` (exact): ASCII text hides nothing,
+        and other text needs an invisible character or, for ``homoglyph``, a Cyrillic or
+        Greek letter."""
+        if text.isascii():
+            return False
+        if self.invisible.search(text) is not None:
+            return True
+        return "homoglyph" in self.rules and _CONFUSABLE_SCRIPTS.search(text) is not None
+
     def prescreen(self, texts: Iterable[str]) -> set[str]:
-        """The texts :meth:`worth` keeps (see :meth:`worth`)."""
-        invisible = self.invisible.search
-        confusable = _CONFUSABLE_SCRIPTS.search if "homoglyph" in self.rules else None
-        return {
-            t
-            for t in texts
-            if not t.isascii()
-            and (invisible(t) is not None or (confusable is not None and confusable(t) is not None))
-        }
+        """The texts :meth:`worth` keeps."""
+        return set(filter(self._may_report, texts))
 
     def worth(self, fields: Sequence[TextField]) -> list[TextField]:
-        """The fields :meth:`scan` can report on (an exact pre-check): ASCII text hides
-        nothing, and other text needs an invisible character or, for ``homoglyph``, a
-        Cyrillic or Greek letter."""
-        invisible = self.invisible.search
-        confusable = _CONFUSABLE_SCRIPTS.search if "homoglyph" in self.rules else None
-        return [
-            f
-            for f in fields
-            if not f.text.isascii()
-            and (invisible(f.text) is not None or (confusable is not None and confusable(f.text) is not None))
-        ]
+        """The fields :meth:`scan` can report on (an exact pre-check, see :meth:`_may_report`)."""
+        may = self._may_report
+        return [f for f in fields if may(f.text)]
 
     def scan(self, record: Record) -> Iterator[Finding]:
         """Hidden characters and homoglyph words in every field of ``record``."""
